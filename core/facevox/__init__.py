@@ -1,0 +1,83 @@
+"""facevox: a plugin-based PyTorch framework for faces and speech.
+
+The public API is everything listed in ``__all__``; plugins (built-in or third-party) import
+only from here and from the documented public submodules (``facevox.audio``,
+``facevox.images``, ``facevox.io``, ``facevox.testing``, ``facevox.compat``).
+"""
+
+from __future__ import annotations
+
+from facevox.card import ModelCard, ModelSpec, Preprocessing, Task, config_from_dict, config_to_dict
+from facevox.checkpoint import CheckpointError, load_pretrained, load_weights, save_pretrained, save_weights
+from facevox.hookspecs import hookimpl
+from facevox.nn import Attention, Decoder, Encoder, SequenceAttention, SpatialAttention, lengths_to_mask
+from facevox.registry import (
+    DuplicateModelError,
+    FacevoxError,
+    UnknownModelError,
+    create_face_detector,
+    create_model,
+    create_text_processor,
+    get_model_spec,
+    list_face_detectors,
+    list_models,
+    list_text_processors,
+    model_info,
+)
+from facevox.roles import (
+    AcousticModel,
+    AcousticOutput,
+    ExpressionClassifier,
+    FaceAutoencoder,
+    FaceBox,
+    FaceDetector,
+    FacevoxModel,
+    TextProcessor,
+    VariationalFaceAutoencoder,
+    Vocoder,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AcousticModel",
+    "AcousticOutput",
+    "Attention",
+    "CheckpointError",
+    "Decoder",
+    "DuplicateModelError",
+    "Encoder",
+    "ExpressionClassifier",
+    "FaceAutoencoder",
+    "FaceBox",
+    "FaceDetector",
+    "FacevoxError",
+    "FacevoxModel",
+    "ModelCard",
+    "ModelSpec",
+    "Preprocessing",
+    "SequenceAttention",
+    "SpatialAttention",
+    "Task",
+    "TextProcessor",
+    "UnknownModelError",
+    "VariationalFaceAutoencoder",
+    "Vocoder",
+    "config_from_dict",
+    "config_to_dict",
+    "create_face_detector",
+    "create_model",
+    "create_text_processor",
+    "get_model_spec",
+    "hookimpl",
+    "lengths_to_mask",
+    "list_face_detectors",
+    "list_models",
+    "list_text_processors",
+    "load_pretrained",
+    "load_weights",
+    "model_info",
+    "save_pretrained",
+    "save_weights",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Core CLI commands, each module exposing a :class:`click.Command` named ``command``."""

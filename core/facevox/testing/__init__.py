@@ -1,0 +1,245 @@
+"""Conformance checks for registered models: run them on your plugin's model names.
+
+Usage in a plugin's own tests::
+
+    import pytest
+    from facevox.testing import run_conformance
+
+    @pytest.mark.parametrize("name", ["myfamily.small"])
+    def test_conformance(name, tmp_path):
+        run_conformance(name, tmp_path)
+
+or, with the pytest plugin that facevox installs (``pytest11`` entry point), the fixture
+``facevox_conformance`` (``facevox_conformance("myfamily.small")``).
+
+Each check raises :class:`ConformanceError` (an ``AssertionError``) naming the model and the
+fault. The checks follow timm's registry-wide tests and torchvision's weight-metadata tests:
+
+* card: name format, task, summary, licence, labels vs. output size, numeric metrics;
+* role: the model is an instance of its task's role interface;
+* forward on ``example_inputs`` (shapes from the config / card), finite outputs;
+* backward: the sum of every floating output is backpropagated and every parameter that
+  requires a gradient receives a finite one;
+* determinism in eval mode (same seed, same inputs -> identical outputs);
+* save / load round trip (``save_pretrained`` -> ``load_pretrained``) with identical outputs;
+* default weights, when shipped, load strictly and give finite outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from facevox.card import ModelSpec, Task
+from facevox.checkpoint import load_pretrained, save_pretrained
+from facevox.registry import create_model, get_model_spec
+from facevox.roles import AcousticModel, ExpressionClassifier, FaceAutoencoder, FacevoxModel, Vocoder
+
+__all__ = [
+    "CHECKS",
+    "ConformanceError",
+    "check_backward",
+    "check_card",
+    "check_determinism",
+    "check_forward",
+    "check_pretrained",
+    "check_role",
+    "check_save_load",
+    "float_tensors",
+    "run_conformance",
+]
+
+_ROLE_OF_TASK: dict[Task, type[nn.Module]] = {
+    Task.EXPRESSION_CLASSIFICATION: ExpressionClassifier,
+    Task.FACE_AUTOENCODER: FaceAutoencoder,
+    Task.ACOUSTIC_MODEL: AcousticModel,
+    Task.VOCODER: Vocoder,
+}
+
+
+class ConformanceError(AssertionError):
+    """A model does not meet the facevox model contract."""
+
+
+def _fail(name: str, check: str, message: str) -> ConformanceError:
+    return ConformanceError(f"{name}: {check}: {message}")
+
+
+def float_tensors(output: Any) -> Iterator[Tensor]:
+    """Every floating-point tensor in a (nested) output: tensors, tuples, lists, dicts, dataclasses."""
+    if isinstance(output, Tensor):
+        if output.is_floating_point():
+            yield output
+    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
+        for f in dataclasses.fields(output):
+            yield from float_tensors(getattr(output, f.name))
+    elif isinstance(output, dict):
+        for value in output.values():
+            yield from float_tensors(value)
+    elif isinstance(output, (list, tuple)):
+        for value in output:
+            yield from float_tensors(value)
+
+
+def _run(model: nn.Module, seed: int = 0, batch_size: int = 2) -> tuple[Any, list[Tensor]]:
+    assert isinstance(model, FacevoxModel)
+    inputs = model.example_inputs(batch_size, torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    output = model(*inputs)
+    return output, list(float_tensors(output))
+
+
+def check_card(name: str) -> None:
+    """The registration record and card are complete and consistent."""
+    spec: ModelSpec = get_model_spec(name)
+    card = spec.card
+    if not card.summary.strip():
+        raise _fail(name, "card", "summary is empty")
+    if not card.licence.strip():
+        raise _fail(name, "card", "licence is empty")
+    for key, value in card.metrics.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise _fail(name, "card", f"metric {key!r} must be a finite number, got {value!r}")
+    if spec.task is Task.EXPRESSION_CLASSIFICATION and not card.labels:
+        raise _fail(name, "card", "classifiers must list their labels")
+    if spec.weights is not None and not spec.weights.is_file():
+        raise _fail(name, "card", f"declared weights file {spec.weights} does not exist")
+    json_ok = card.to_dict()
+    if not isinstance(json_ok, dict):
+        raise _fail(name, "card", "card does not serialise to a dict")
+
+
+def check_role(name: str, model: nn.Module) -> None:
+    """The model implements the role of its task and stores its config."""
+    spec = get_model_spec(name)
+    role = _ROLE_OF_TASK[spec.task]
+    if not isinstance(model, role):
+        raise _fail(name, "role", f"task {spec.task.value!r} needs a {role.__name__}, got {type(model).__name__}")
+    if getattr(model, "config", None) != spec.config:
+        raise _fail(name, "role", "model.config must equal the config it was built from")
+    pre = spec.card.preprocessing
+    if pre.input_size is not None and hasattr(model, "input_size") and tuple(model.input_size) != tuple(pre.input_size):
+        raise _fail(name, "role", f"card input_size {pre.input_size} != model input_size {model.input_size}")
+    if isinstance(model, ExpressionClassifier) and tuple(model.labels) != tuple(spec.card.labels):
+        raise _fail(name, "role", f"model labels {model.labels} != card labels {spec.card.labels}")
+    if isinstance(model, Vocoder) and pre.sample_rate is not None and model.sample_rate != pre.sample_rate:
+        raise _fail(name, "role", f"card sample_rate {pre.sample_rate} != model sample_rate {model.sample_rate}")
+
+
+def check_forward(name: str, model: nn.Module) -> None:
+    """Forward on example inputs gives finite floating outputs (and sized logits for classifiers)."""
+    model.eval()
+    with torch.no_grad():
+        output, tensors = _run(model)
+    if not tensors:
+        raise _fail(name, "forward", "produced no floating-point tensor")
+    for t in tensors:
+        if not torch.isfinite(t).all():
+            raise _fail(name, "forward", f"output of shape {tuple(t.shape)} has NaN or inf")
+    if isinstance(model, ExpressionClassifier):
+        if not isinstance(output, Tensor) or output.shape != (2, len(model.labels)):
+            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+            raise _fail(name, "forward", f"logits must be (B, {len(model.labels)}), got {shape}")
+    if isinstance(model, Vocoder):
+        waves, lengths = output
+        mels, mel_lengths = model.example_inputs(2)
+        if waves.dim() != 2 or lengths.tolist() != [int(n) * (waves.shape[1] // mels.shape[-1]) for n in mel_lengths]:
+            raise _fail(name, "forward", "vocoder wave lengths must be frame lengths x hop length")
+
+
+def check_backward(name: str, model: nn.Module) -> None:
+    """Every trainable parameter receives a finite gradient from the sum of the outputs."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        return
+    model.train()
+    model.zero_grad(set_to_none=True)
+    _, tensors = _run(model)
+    loss = sum(t.float().sum() for t in tensors)
+    assert isinstance(loss, Tensor)
+    loss.backward()
+    missing = [n for n, p in params if p.grad is None]
+    if missing:
+        raise _fail(name, "backward", f"parameters got no gradient: {missing[:10]}")
+    bad = [n for n, p in params if p.grad is not None and not torch.isfinite(p.grad).all()]
+    if bad:
+        raise _fail(name, "backward", f"non-finite gradients in {bad[:10]}")
+    model.zero_grad(set_to_none=True)
+
+
+def _same(a: list[Tensor], b: list[Tensor]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b, strict=False))
+
+
+def check_determinism(name: str, model: nn.Module) -> None:
+    """In eval mode, the same seed and inputs give identical outputs."""
+    model.eval()
+    with torch.no_grad():
+        _, first = _run(model, seed=1)
+        _, second = _run(model, seed=1)
+    if not _same(first, second):
+        raise _fail(name, "determinism", "two eval-mode runs with the same seed differ")
+
+
+def check_save_load(name: str, model: nn.Module, directory: str | Path | None = None) -> None:
+    """``save_pretrained`` then ``load_pretrained`` gives a model with identical outputs."""
+    model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(directory or tmp) / "checkpoint"
+        save_pretrained(model, target, name=name)
+        loaded = load_pretrained(target)
+    if type(loaded) is not type(model):
+        raise _fail(name, "save/load", f"reloaded a {type(loaded).__name__}, saved a {type(model).__name__}")
+    with torch.no_grad():
+        _, before = _run(model, seed=2)
+        _, after = _run(loaded, seed=2)
+    if not _same(before, after):
+        raise _fail(name, "save/load", "outputs differ after a save/load round trip")
+
+
+def check_pretrained(name: str) -> None:
+    """Shipped default weights load strictly and give finite outputs."""
+    if not get_model_spec(name).has_weights:
+        return
+    model = create_model(name, pretrained=True)
+    if model.training:
+        raise _fail(name, "pretrained", "create_model(pretrained=True) must return an eval-mode model")
+    with torch.no_grad():
+        _, tensors = _run(model)
+    if not all(torch.isfinite(t).all() for t in tensors):
+        raise _fail(name, "pretrained", "shipped weights give NaN or inf")
+
+
+CHECKS: dict[str, Callable[..., None]] = {
+    "card": check_card,
+    "role": check_role,
+    "forward": check_forward,
+    "backward": check_backward,
+    "determinism": check_determinism,
+    "save_load": check_save_load,
+    "pretrained": check_pretrained,
+}
+
+
+def run_conformance(name: str, directory: str | Path | None = None) -> None:
+    """Run every check on registered model ``name`` (untrained instance, then shipped weights).
+
+    Raises:
+        ConformanceError: the first failing check, naming the model and the fault.
+    """
+    check_card(name)
+    torch.manual_seed(0)
+    model = create_model(name, pretrained=False)
+    check_role(name, model)
+    check_forward(name, model)
+    check_backward(name, model)
+    check_determinism(name, model)
+    check_save_load(name, model, directory)
+    check_pretrained(name)
