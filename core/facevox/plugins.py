@@ -77,7 +77,7 @@ class PluginInfo:
         """``"distribution (entry point)"`` for messages."""
         if self.distribution:
             return f"{self.distribution} ({ENTRY_POINT_GROUP} entry point {self.name!r})"
-        return self.name
+        return repr(self.name)
 
 
 _lock = threading.RLock()
@@ -227,7 +227,7 @@ def collect_hook(hook_name: str) -> list[tuple[str, tuple[Any, ...]]]:
     caller = getattr(pm.hook, hook_name)
     tracing = os.environ.get("FACEVOX_TRACE_PLUGINS", "") not in ("", "0")
     results: list[tuple[str, tuple[Any, ...]]] = []
-    for impl in reversed(caller.get_hookimpls()):  # pluggy lists last-registered first
+    for impl in caller.get_hookimpls():  # registration order (pluggy calls them in reverse)
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         info = _infos.get(name)
         label = info.label if info else name

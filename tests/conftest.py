@@ -1,0 +1,23 @@
+"""Shared fixtures: a plugin manager that holds only what a test registers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facevox import plugins
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def isolated_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh plugin manager that loads no entry point at all; tests register in-test plugins."""
+    monkeypatch.setattr(plugins, "_entry_points", lambda: iter(()))
+    plugins.reset_plugin_manager()
+    yield
+    monkeypatch.undo()
+    plugins.reset_plugin_manager()
