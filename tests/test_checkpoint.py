@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import facevox
 import pytest
 import torch
 import toy_plugin
-
-import facevox
 from facevox import CheckpointError, load_pretrained, load_weights, plugins, save_pretrained, save_weights
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from facevox.io import atomic_path, atomic_write_text
 
 

@@ -7,10 +7,9 @@ import textwrap
 import warnings
 from pathlib import Path
 
+import facevox
 import pytest
 import toy_plugin
-
-import facevox
 from facevox import plugins
 from facevox.cli import main
 

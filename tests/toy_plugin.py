@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
-
 from facevox import ExpressionClassifier, ModelCard, ModelSpec, Preprocessing, Task, hookimpl
+from torch import Tensor, nn
 
 LABELS = ("calm", "excited")
 

@@ -36,6 +36,7 @@ from facevox.roles import (
     VariationalFaceAutoencoder,
     Vocoder,
 )
+from facevox.styles import SpeechStyle, blend_styles, get_speech_style, list_speech_styles
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,7 @@ __all__ = [
     "Preprocessing",
     "SequenceAttention",
     "SpatialAttention",
+    "SpeechStyle",
     "Task",
     "TextProcessor",
     "UnknownModelError",
@@ -70,7 +72,10 @@ __all__ = [
     "create_text_processor",
     "get_model_spec",
     "hookimpl",
+    "blend_styles",
+    "get_speech_style",
     "lengths_to_mask",
+    "list_speech_styles",
     "list_face_detectors",
     "list_models",
     "list_text_processors",

@@ -178,11 +178,11 @@ def _coerce(hint: Any, value: Any) -> Any:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(value)
     if origin is tuple and isinstance(value, (list, tuple)):
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v) for v in value)
-        if args and len(args) == len(value):
-            return tuple(_coerce(a, v) for a, v in zip(args, value, strict=False))
+        items = typing.get_args(hint)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return tuple(_coerce(items[0], v) for v in value)
+        if items and len(items) == len(value):
+            return tuple(_coerce(a, v) for a, v in zip(items, value, strict=True))
         return tuple(value)
     return value
 

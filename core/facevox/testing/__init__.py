@@ -125,8 +125,9 @@ def check_role(name: str, model: nn.Module) -> None:
     if getattr(model, "config", None) != spec.config:
         raise _fail(name, "role", "model.config must equal the config it was built from")
     pre = spec.card.preprocessing
-    if pre.input_size is not None and hasattr(model, "input_size") and tuple(model.input_size) != tuple(pre.input_size):
-        raise _fail(name, "role", f"card input_size {pre.input_size} != model input_size {model.input_size}")
+    model_size = getattr(model, "input_size", None)
+    if pre.input_size is not None and model_size is not None and tuple(model_size) != tuple(pre.input_size):
+        raise _fail(name, "role", f"card input_size {pre.input_size} != model input_size {model_size}")
     if isinstance(model, ExpressionClassifier) and tuple(model.labels) != tuple(spec.card.labels):
         raise _fail(name, "role", f"model labels {model.labels} != card labels {spec.card.labels}")
     if isinstance(model, Vocoder) and pre.sample_rate is not None and model.sample_rate != pre.sample_rate:
