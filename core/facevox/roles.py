@@ -319,7 +319,7 @@ class Vocoder(FacevoxModel):
         """Synthesize; see the class docstring."""
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
-        frames = 32
+        frames = 8  # small: a GAN vocoder's backward is costly on CPU
         mels = torch.randn(batch_size, self.n_mels, frames, generator=generator) - 5.0
         lengths = torch.full((batch_size,), frames, dtype=torch.int64)
         lengths[-1] = frames // 2
