@@ -1,0 +1,261 @@
+"""What each demo tab does, as plain functions over facevox's public pipelines (no Gradio here).
+
+:class:`DemoBackend` builds the pipelines lazily, once, and shares them between the tabs and
+concurrent requests. Every method takes what the UI gives (RGB arrays, strings, numbers) and
+returns what the UI shows (RGB arrays, label dicts, tables, ``(sample_rate, int16 samples)``
+audio). Bad input raises :class:`DemoInputError` with a message meant for the user.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import facevox
+import numpy as np
+import torch
+from facevox.styles import list_speech_styles
+
+from facevox_demo import render
+
+__all__ = ["AUTO", "DemoBackend", "DemoInputError", "EMOTIONS", "MAX_TEXT_CHARS"]
+
+#: FER2013 emotion labels, alphabetical (the expression models' label set).
+EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+#: Choice meaning "take the emotion from the face".
+AUTO = "auto (from the face)"
+#: Longest text the demo speaks (keeps one request within a few seconds of CPU).
+MAX_TEXT_CHARS = 400
+#: Largest photo side processed; bigger photos are downscaled first.
+MAX_IMAGE_SIDE = 1600
+
+
+class DemoInputError(ValueError):
+    """Input the demo cannot use (no image, no face, empty text...); the message is for the user."""
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if image is None:
+        raise DemoInputError("Please upload a photo (or take one with the webcam) first.")
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4) or min(array.shape[:2]) < 16:
+        raise DemoInputError(f"That does not look like a photo (array of shape {array.shape}); upload a JPEG or PNG.")
+    array = array[..., :3]
+    if array.dtype != np.uint8:
+        array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    side = max(array.shape[:2])
+    if side > MAX_IMAGE_SIDE:
+        from PIL import Image
+
+        scale = MAX_IMAGE_SIDE / side
+        size = (round(array.shape[1] * scale), round(array.shape[0] * scale))
+        array = np.asarray(Image.fromarray(array).resize(size, Image.BILINEAR))
+    return np.ascontiguousarray(array)
+
+
+def _check_text(text: str | None) -> str:
+    if text is None or not text.strip():
+        raise DemoInputError("Please type a sentence to speak.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise DemoInputError(f"The text is {len(text)} characters long; the demo speaks at most {MAX_TEXT_CHARS}.")
+    return text.strip()
+
+
+def _audio(waveform: torch.Tensor, sample_rate: int) -> tuple[int, np.ndarray]:
+    samples = np.clip(waveform.detach().float().cpu().numpy(), -1.0, 1.0)
+    return int(sample_rate), (samples * 32767.0).astype(np.int16)
+
+
+def _table(faces: Sequence[Any]) -> list[list[Any]]:
+    rows = []
+    for i, face in enumerate(faces):
+        box = face.box.as_list() if hasattr(face.box, "as_list") else list(face.box)
+        rows.append([i, str(box), face.emotion, *(round(float(face.scores.get(e, 0.0)), 3) for e in EMOTIONS)])
+    return rows
+
+
+#: Column headers of the per-face score table.
+TABLE_HEADERS = ["face", "box [x, y, w, h]", "emotion", *EMOTIONS]
+
+
+class DemoBackend:
+    """The demo's pipelines, built on first use and shared.
+
+    Args:
+        acoustic: acoustic model name for speech (``None``: the TTS pipeline's default).
+        expression_model: expression classifier name (``None``: the default).
+        face_model: conditional face VAE used by the expression studio.
+    """
+
+    def __init__(
+        self,
+        acoustic: str | None = None,
+        expression_model: str | None = None,
+        face_model: str = "face.cvae",
+    ) -> None:
+        self.acoustic = acoustic
+        self.expression_model = expression_model
+        self.face_model = face_model
+        self._lock = threading.RLock()
+        self._emotion: Any = None
+        self._voices: dict[str, Any] = {}
+        self._cvae: Any = None
+
+    # ------------------------------------------------------------------ pipelines
+    def vocoders(self) -> list[str]:
+        """Registered vocoder names, the default first."""
+        from facevox.pipelines.face_to_voice import DEFAULT_VOCODER
+
+        names = facevox.list_models(task=facevox.Task.VOCODER)
+        return sorted(names, key=lambda n: (n != DEFAULT_VOCODER, n))
+
+    def styles(self) -> list[str]:
+        """Emotions with a registered speech style (``neutral`` first)."""
+        names = list_speech_styles() or ["neutral"]
+        return sorted(set(names) | {"neutral"}, key=lambda n: (n != "neutral", n))
+
+    def emotion_pipeline(self) -> Any:
+        with self._lock:
+            if self._emotion is None:
+                from facevox.pipelines.emotion import FaceEmotionPipeline
+
+                kwargs = {} if self.expression_model is None else {"model": self.expression_model}
+                self._emotion = FaceEmotionPipeline(**kwargs)
+            return self._emotion
+
+    def voice(self, vocoder: str | None) -> Any:
+        """The :class:`FaceToVoicePipeline` for ``vocoder`` (one per vocoder, sharing the face model)."""
+        from facevox.pipelines.face_to_voice import DEFAULT_VOCODER, FaceToVoicePipeline
+
+        name = vocoder or DEFAULT_VOCODER
+        if name not in self.vocoders():
+            raise DemoInputError(f"Unknown vocoder {name!r}; choose one of {', '.join(self.vocoders())}.")
+        with self._lock:
+            if name not in self._voices:
+                self._voices[name] = FaceToVoicePipeline(
+                    acoustic=self.acoustic, vocoder=name, emotion_pipeline=self.emotion_pipeline()
+                )
+            return self._voices[name]
+
+    def cvae(self) -> Any:
+        with self._lock:
+            if self._cvae is None:
+                model = facevox.create_model(self.face_model)
+                self._cvae = model.eval()
+            return self._cvae
+
+    def warm_up(self) -> None:
+        """Build every pipeline now (so the first request is not slow)."""
+        self.emotion_pipeline()
+        self.voice(None).speech_pipeline  # noqa: B018 - builds it
+        self.cvae()
+
+    # ------------------------------------------------------------------ tab 1: face emotion
+    def emotion(self, image: Any) -> tuple[np.ndarray, dict[str, float], list[list[Any]]]:
+        """Photo -> (annotated photo, top scores of the largest face, per-face score table)."""
+        array = _check_image(image)
+        faces = self.emotion_pipeline()(array)
+        if not faces:
+            raise DemoInputError(
+                "No face found in this photo. Try a well-lit photo with a frontal face that is not too small."
+            )
+        largest = max(range(len(faces)), key=lambda i: _area(faces[i]))
+        scores = {k: float(v) for k, v in faces[largest].scores.items()}
+        return render.draw_faces(array, faces, highlight=largest), scores, _table(faces)
+
+    # ------------------------------------------------------------------ tab 2: expression studio
+    def _face_crop(self, array: np.ndarray) -> torch.Tensor:
+        """The largest face of a photo as the face model's input ``(1, C, H, W)`` in ``[0, 1]``."""
+        from facevox import images
+
+        faces = self.emotion_pipeline()(array)
+        if not faces:
+            raise DemoInputError("No face found in this photo; the expression studio needs a visible face.")
+        face = faces[max(range(len(faces)), key=lambda i: _area(faces[i]))]
+        c, h, w = self.cvae().input_size
+        return images.crop_face(array, face.box, size=(h, w), grayscale=c == 1)
+
+    def morph(self, image: Any, target: str, steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """Photo -> (frames from the face to ``target``, the face rendered in all 7 emotions)."""
+        array = _check_image(image)
+        if target not in EMOTIONS:
+            raise DemoInputError(f"Unknown emotion {target!r}; choose one of {', '.join(EMOTIONS)}.")
+        steps = int(steps)
+        if not 2 <= steps <= 10:
+            raise DemoInputError("Steps must be between 2 and 10.")
+        crop = self._face_crop(array)
+        model = self.cvae()
+        frames = model.morph(crop, target, steps=steps)
+        captions = ["source" if i == 0 else f"{100 * i / (steps - 1):.0f}% {target}" for i in range(steps)]
+        everyone = torch.cat([model.morph(crop, e, steps=1) for e in EMOTIONS])
+        return render.face_strip(frames, captions), render.face_strip(everyone, list(EMOTIONS))
+
+    def sample(self, n: int, emotion: str, seed: int) -> np.ndarray:
+        """``n`` new faces from the face VAE (of one emotion, or any), reproducible by ``seed``."""
+        n, seed = int(n), int(seed)
+        if not 1 <= n <= 16:
+            raise DemoInputError("Number of faces must be between 1 and 16.")
+        model = self.cvae()
+        generator = torch.Generator().manual_seed(seed)
+        if emotion in EMOTIONS:
+            labels = torch.full((n,), list(model.labels).index(emotion), dtype=torch.int64)
+            captions = [emotion] * n
+        else:
+            labels = None
+            captions = None
+        faces = model.sample(n, labels=labels, generator=generator)
+        return render.face_strip(faces, captions, size=112)
+
+    # ------------------------------------------------------------------ tab 3: speech
+    def speak(
+        self, text: str, vocoder: str | None, emotion: str
+    ) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
+        """Text -> (audio, mel plot, alignment plot, summary) in an emotion's style."""
+        text = _check_text(text)
+        if emotion not in self.styles():
+            raise DemoInputError(f"Unknown style {emotion!r}; choose one of {', '.join(self.styles())}.")
+        result = self.voice(vocoder).speak(text, None if emotion == "neutral" else emotion)
+        return (
+            _audio(result.waveform, result.sample_rate),
+            render.mel_image(result.mel, result.sample_rate),
+            _alignment_plot(result.alignments),
+            result.to_dict(),
+        )
+
+    # ------------------------------------------------------------------ tab 4: face -> voice
+    def face_to_voice(
+        self, image: Any, text: str, vocoder: str | None, emotion: str = AUTO
+    ) -> tuple[np.ndarray, dict[str, float], tuple[int, np.ndarray], dict[str, Any]]:
+        """Photo + text -> (annotated photo, emotion scores, styled speech, summary)."""
+        from facevox.pipelines.face_to_voice import NoFaceError
+
+        array = _check_image(image)
+        text = _check_text(text)
+        override = None if emotion in (None, "", AUTO) else emotion
+        if override is not None and override not in self.styles():
+            raise DemoInputError(f"Unknown emotion {override!r}; choose one of {AUTO}, {', '.join(self.styles())}.")
+        try:
+            result = self.voice(vocoder)(array, text, emotion=override)
+        except NoFaceError:
+            raise DemoInputError(
+                "No face found in this photo. Use a photo with a clear frontal face, or pick an emotion yourself."
+            ) from None
+        scores = dict(result.face.scores) if result.face is not None else {result.emotion: 1.0}
+        annotated = render.draw_faces(array, result.faces, highlight=result.face_index)
+        return annotated, {k: float(v) for k, v in scores.items()}, _audio(result.waveform, result.sample_rate), result.to_dict()
+
+
+def _area(face: Any) -> int:
+    box = face.box.as_list() if hasattr(face.box, "as_list") else list(face.box)
+    return int(box[2]) * int(box[3])
+
+
+def _alignment_plot(alignments: Any) -> np.ndarray:
+    if alignments is None:
+        return np.full((280, 800, 3), 255, np.uint8)
+    if isinstance(alignments, (list, tuple)):  # one alignment per sentence: show the first
+        alignments = alignments[0]
+    return render.alignment_image(alignments)
