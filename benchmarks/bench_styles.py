@@ -1,0 +1,237 @@
+"""Emotion styles benchmark: pitch, duration and intelligibility of the same sentences per emotion.
+
+For every registered speech style (the 7 FER2013 emotions), speaks the same sentences through
+:class:`facevox.pipelines.face_to_voice.FaceToVoicePipeline` and prints, per emotion:
+
+* median F0 in Hz over all voiced frames (``librosa.pyin``, 60-500 Hz) and its change in
+  semitones against neutral;
+* total duration in seconds and its ratio to neutral;
+* RMS level change in dB against neutral;
+* with ``--asr``: Whisper tiny.en word error rate against the transcripts, and its difference
+  to neutral in points (target: within 3 points; needs the ``bench`` extra, see ``asr.py``).
+
+Two sources of neutral speech:
+
+* ``--tts`` (default): the TTS pipeline synthesizes the sentences (``--acoustic``, ``--vocoder``);
+  sentences come from ``--sentences FILE`` (one per line) or a built-in set;
+* ``--data DIR``: copy synthesis of real recordings in LJSpeech layout (``metadata.csv`` +
+  ``wavs/*.wav`` or ``audio/*.ogg``): wav -> log-mel -> (style) -> vocoder. This isolates the
+  style DSP from the acoustic model's quality.
+
+``--rate-domain mel waveform`` compares applying the speaking rate on the mel before the
+vocoder with a phase-vocoder stretch of the waveform.
+
+Usage::
+
+    python benchmarks/bench_styles.py --data ../shared/data/ljspeech-sample --limit 8 --asr
+    python benchmarks/bench_styles.py --tts --asr --rate-domain mel waveform --json styles.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import facevox
+import numpy as np
+import torch
+from facevox.audio import load_audio, mel_spectrogram, save_wav
+from facevox.pipelines.face_to_voice import FaceToVoicePipeline
+from facevox.styles import list_speech_styles
+
+#: Sentences not in the TTS training transcripts (LJSpeech chapters 1-39 are), with numbers.
+DEFAULT_SENTENCES = (
+    "The weather was bright and the streets were full of people.",
+    "Please call me back before nine o'clock tomorrow morning.",
+    "She found twelve old coins hidden under the kitchen floor.",
+    "We will meet at the station and take the train together.",
+    "Dr. Smith paid forty two dollars for the book.",
+    "I can hardly believe that the match is already over.",
+    "The children laughed as the little dog chased its tail.",
+    "Turn left at the bridge and keep walking for ten minutes.",
+)
+
+
+@dataclass
+class _Speech:
+    """What ``FaceToVoicePipeline`` reads from a speech pipeline's result."""
+
+    waveform: torch.Tensor
+    sample_rate: int
+    mel: torch.Tensor
+    alignments: Any = None
+
+
+class CopySynthesis:
+    """A stand-in speech pipeline that "speaks" a sentence by vocoding its real recording."""
+
+    def __init__(self, clips: dict[str, Path], vocoder: str) -> None:
+        self.clips = clips
+        self.vocoder_name = vocoder
+        self.vocoder = facevox.create_model(vocoder).eval()
+        self.sample_rate = int(self.vocoder.sample_rate)
+
+    def __call__(self, text: str) -> _Speech:
+        wave, _ = load_audio(self.clips[text], sample_rate=self.sample_rate)
+        mel = mel_spectrogram(wave)
+        with torch.inference_mode():
+            out, lengths = self.vocoder(mel.unsqueeze(0), torch.tensor([mel.shape[-1]]))
+        return _Speech(out[0, : int(lengths[0])].float(), self.sample_rate, mel)
+
+
+def _read_clips(root: Path, limit: int) -> dict[str, Path]:
+    clips: dict[str, Path] = {}
+    with open(root / "metadata.csv", newline="", encoding="utf-8") as f:
+        for row in csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE):
+            if len(row) < 2:
+                continue
+            text = row[2] if len(row) > 2 and row[2] else row[1]
+            for path in (root / "wavs" / f"{row[0]}.wav", root / "audio" / f"{row[0]}.ogg"):
+                if path.is_file():
+                    clips[text] = path
+                    break
+            if len(clips) >= limit:
+                break
+    if not clips:
+        raise SystemExit(f"no clips found under {root} (expected metadata.csv and wavs/ or audio/)")
+    return clips
+
+
+def median_f0(waveform: np.ndarray, sample_rate: int) -> float:
+    """Median F0 (Hz) over the voiced frames of ``waveform`` (``librosa.pyin``); NaN if unvoiced."""
+    import librosa
+
+    f0, voiced, _ = librosa.pyin(waveform, fmin=60, fmax=500, sr=sample_rate, frame_length=1024)
+    values = f0[voiced & np.isfinite(f0)]
+    return float(np.median(values)) if values.size else math.nan
+
+
+def _rms_db(waveform: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(waveform.astype(np.float64) ** 2)) + 1e-9))
+
+
+def run(
+    pipeline: FaceToVoicePipeline,
+    sentences: list[str],
+    emotions: list[str],
+    asr: bool,
+    out_dir: Path | None,
+) -> dict[str, dict[str, float]]:
+    """Per-emotion measures (see the module docstring) for one pipeline setting."""
+    if asr:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from asr import transcribe, wer
+    rows: dict[str, dict[str, float]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_styles_"))
+    for emotion in emotions:
+        f0s, durations, levels, hyps = [], [], [], []
+        seconds = 0.0
+        for i, text in enumerate(sentences):
+            start = time.perf_counter()
+            result = pipeline.speak(text, None if emotion == "neutral" else emotion)
+            seconds += time.perf_counter() - start
+            wave = result.waveform.numpy()
+            durations.append(result.duration_s)
+            levels.append(_rms_db(wave))
+            f0s.append(median_f0(wave, result.sample_rate))
+            path = (out_dir or tmp) / f"{emotion}_{i:02d}.wav"
+            save_wav(path, wave, result.sample_rate)
+            if asr:
+                hyps.append(transcribe(path))
+        row = {
+            "median_f0_hz": float(np.nanmedian(f0s)),
+            "duration_s": float(sum(durations)),
+            "rms_db": float(statistics.fmean(levels)),
+            "synthesis_s": seconds,
+        }
+        if asr:
+            row["wer"] = wer(sentences, hyps)
+        rows[emotion] = row
+        print(f"  {emotion:9s} done ({seconds:.1f} s)", file=sys.stderr)
+    neutral = rows.get("neutral")
+    if neutral:
+        for row in rows.values():
+            row["f0_semitones_vs_neutral"] = 12 * math.log2(row["median_f0_hz"] / neutral["median_f0_hz"])
+            row["duration_ratio_vs_neutral"] = row["duration_s"] / neutral["duration_s"]
+            row["level_db_vs_neutral"] = row["rms_db"] - neutral["rms_db"]
+            if asr:
+                row["wer_points_vs_neutral"] = 100 * (row["wer"] - neutral["wer"])
+    return rows
+
+
+def _print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    print(f"\n## {title}")
+    asr = any("wer" in r for r in rows.values())
+    head = "| emotion | median F0 (Hz) | F0 vs neutral (st) | duration (s) | duration ratio | level (dB) |"
+    head += " WER (%) | WER vs neutral (pts) |" if asr else ""
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for emotion, r in rows.items():
+        line = (
+            f"| {emotion} | {r['median_f0_hz']:.1f} | {r.get('f0_semitones_vs_neutral', 0):+.2f} | "
+            f"{r['duration_s']:.2f} | {r.get('duration_ratio_vs_neutral', 1):.3f} | {r.get('level_db_vs_neutral', 0):+.1f} |"
+        )
+        if asr:
+            line += f" {100 * r['wer']:.1f} | {r.get('wer_points_vs_neutral', 0):+.1f} |"
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--tts", action="store_true", help="synthesize with the TTS pipeline (default)")
+    source.add_argument("--data", type=Path, help="copy synthesis of real recordings (LJSpeech layout)")
+    parser.add_argument("--sentences", type=Path, help="text file, one sentence per line (--tts)")
+    parser.add_argument("--limit", type=int, default=8, help="number of sentences / clips")
+    parser.add_argument("--acoustic", help="acoustic model name (--tts); default: the pipeline's")
+    parser.add_argument("--vocoder", default="hifigan.universal", help="vocoder name")
+    parser.add_argument("--rate-domain", nargs="+", default=["mel"], choices=["mel", "waveform"])
+    parser.add_argument("--asr", action="store_true", help="also measure WER (needs the bench extra)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--out", type=Path, help="keep the styled wavs in this folder")
+    parser.add_argument("--json", type=Path, help="write all numbers to this JSON file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    emotions = list_speech_styles()
+    if "neutral" not in emotions:
+        emotions = ["neutral", *emotions]
+    emotions.sort(key=lambda e: (e != "neutral", e))
+    if args.data:
+        clips = _read_clips(args.data, args.limit)
+        sentences = list(clips)
+        speech: Any = CopySynthesis(clips, args.vocoder)
+        source_name = f"copy synthesis of {len(sentences)} clips of {args.data}"
+    else:
+        lines = args.sentences.read_text().splitlines() if args.sentences else list(DEFAULT_SENTENCES)
+        sentences = [s.strip() for s in lines if s.strip()][: args.limit]
+        speech = None
+        source_name = f"TTS of {len(sentences)} sentences"
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"source": source_name, "vocoder": args.vocoder, "domains": {}}
+    for domain in args.rate_domain:
+        pipeline = FaceToVoicePipeline(acoustic=args.acoustic, vocoder=args.vocoder, rate_domain=domain, speech_pipeline=speech)
+        print(f"{source_name}, vocoder {args.vocoder}, rate on the {domain}", file=sys.stderr)
+        out = args.out / domain if args.out else None
+        if out:
+            out.mkdir(exist_ok=True)
+        rows = run(pipeline, sentences, emotions, args.asr, out)
+        results["domains"][domain] = rows
+        _print_table(f"{source_name}, {args.vocoder}, rate applied on the {domain}", rows)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
