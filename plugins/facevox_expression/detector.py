@@ -19,7 +19,9 @@ class HaarFaceDetector(FaceDetector):
     """Frontal-face Haar cascade detector.
 
     Images larger than ``max_side`` are downscaled for detection (speed) and the boxes scaled
-    back. Detection runs on the histogram-equalised greyscale image.
+    back. Detection runs on the histogram-equalised greyscale image. The default cascade is
+    ``frontalface_alt2`` (fewer false faces than ``frontalface_default`` on textured
+    backgrounds, e.g. scikit-image's astronaut photo).
 
     Args:
         cascade: file name under ``cv2.data.haarcascades`` or a path to a cascade XML.
@@ -33,7 +35,7 @@ class HaarFaceDetector(FaceDetector):
 
     def __init__(
         self,
-        cascade: str = "haarcascade_frontalface_default.xml",
+        cascade: str = "haarcascade_frontalface_alt2.xml",
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         min_size_fraction: float = 0.08,

@@ -1,0 +1,86 @@
+"""``facevox emotion PATH... [--model NAME] [--no-detect] [--batch-size N] [--json]``.
+
+Recognises facial expressions in photos. PATHs are files or folders (recursed, image suffixes
+only). With ``--json`` it prints one JSON object per image per line::
+
+    {"path": "photo.jpg", "faces": [{"box": [x, y, w, h], "emotion": "happy", "scores": {...}}]}
+
+Otherwise one human-readable line per face. A file that cannot be read is reported on stderr
+(naming the file) and the others are still processed; the exit code is then 1. A progress bar
+goes to stderr when there are many files.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+__all__ = ["command"]
+
+_PROGRESS_MIN_FILES = 10
+
+
+@click.command("emotion")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--model", "model_name", default=None, metavar="NAME",
+              help="Expression model (see `facevox models --task expression-classification`); "
+                   "default expression.resmasknet.")
+@click.option("--detector", default=None, metavar="NAME", help="Face detector (default opencv.haar).")
+@click.option("--no-detect", is_flag=True,
+              help="Treat each image as an already-cropped face (as FER2013 images are).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Face crops classified per batch.")
+@click.option("--no-tta", is_flag=True, help="Disable flip test-time augmentation (slightly faster).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+def command(paths: tuple[str, ...], model_name: str | None, detector: str | None, no_detect: bool,
+            batch_size: int, no_tta: bool, as_json: bool) -> None:
+    """Recognise facial expressions in photos (files or folders)."""
+    from tqdm import tqdm
+
+    from facevox.images import find_images
+    from facevox.pipelines.emotion import DEFAULT_EXPRESSION_MODEL, FaceEmotionPipeline
+    from facevox.registry import FacevoxError
+
+    files = find_images(paths)
+    if not files:
+        raise click.UsageError(f"no image files found in {', '.join(paths)}")
+    try:
+        pipe = FaceEmotionPipeline(model_name or DEFAULT_EXPRESSION_MODEL, detector=detector, tta=not no_tta)
+        if not no_detect:
+            _ = pipe.detector  # fail early on an unknown detector
+    except (FacevoxError, KeyError, TypeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise click.ClickException(str(message)) from None
+
+    failures = 0
+    show_bar = len(files) >= _PROGRESS_MIN_FILES
+    with tqdm(total=len(files), desc="images", unit="img", file=sys.stderr, disable=not show_bar,
+              leave=False, dynamic_ncols=True) as bar:
+        for result in pipe.iter_many(files, batch_size=batch_size, detect=not no_detect):
+            bar.update(1)
+            if result.error is not None:
+                failures += 1
+                bar.clear()
+                click.echo(f"facevox emotion: error: {result.error}", err=True)
+                if not as_json:
+                    continue
+            if as_json:
+                payload = {"path": result.path, "faces": [f.to_dict() for f in result.faces]}
+                if result.error is not None:
+                    payload["error"] = result.error
+                line = json.dumps(payload)
+            elif not result.faces:
+                line = f"{result.path}: no face found"
+            else:
+                line = "\n".join(
+                    f"{result.path}: face {i} at {face.box}: {face.emotion} ({face.scores[face.emotion]:.0%})"
+                    for i, face in enumerate(result.faces)
+                )
+            if show_bar:
+                bar.clear()
+            click.echo(line)
+    if failures:
+        click.echo(f"facevox emotion: {failures} of {len(files)} file(s) could not be read", err=True)
+        sys.exit(1)

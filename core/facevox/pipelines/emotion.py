@@ -1,0 +1,300 @@
+"""Photo -> faces -> emotions: :class:`FaceEmotionPipeline` and :func:`recognize_emotions`.
+
+Usage::
+
+    from facevox.pipelines import FaceEmotionPipeline
+    faces = FaceEmotionPipeline()("photo.jpg")       # [FaceEmotion(box, emotion, scores), ...]
+    print(faces[0].emotion, faces[0].scores["happy"])
+
+Each image is read with :func:`facevox.images.load_image` (any mode, EXIF orientation
+applied), faces are found by a registered face detector (default ``opencv.haar``), cropped with
+a margin, converted to greyscale, resized to the model's input and classified by a registered
+expression model (default ``expression.resmasknet``), averaging the probabilities of the crop
+and its mirror image (flip test-time augmentation) unless ``tta=False``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from facevox.images import ImageReadError, crop_face, load_image, to_grayscale
+from facevox.registry import create_face_detector, create_model, get_model_spec
+from facevox.roles import ExpressionClassifier, FaceBox, FaceDetector
+
+__all__ = [
+    "DEFAULT_EXPRESSION_MODEL",
+    "FaceEmotion",
+    "FaceEmotionPipeline",
+    "ImageEmotions",
+    "UntrainedModelWarning",
+    "recognize_emotions",
+]
+
+DEFAULT_EXPRESSION_MODEL = "expression.resmasknet"
+"""Expression model used when none is named."""
+
+
+class UntrainedModelWarning(UserWarning):
+    """The pipeline was built on a registered model that ships without weights."""
+
+
+@dataclass
+class FaceEmotion:
+    """One face and its expression.
+
+    Attributes:
+        box: ``[x, y, w, h]`` in pixels of the EXIF-rotated image (the whole image with
+            ``detect=False``).
+        emotion: the most probable label.
+        scores: ``{label: probability}`` for every label of the model, summing to 1.
+    """
+
+    box: list[int]
+    emotion: str
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"box": [x, y, w, h], "emotion": ..., "scores": {...}}`` (JSON-ready)."""
+        return {"box": list(self.box), "emotion": self.emotion,
+                "scores": {k: round(float(v), 6) for k, v in self.scores.items()}}
+
+
+@dataclass
+class ImageEmotions:
+    """Result for one file of :meth:`FaceEmotionPipeline.run_many`.
+
+    Attributes:
+        path: the file.
+        faces: detected faces (empty when there is none or on error).
+        error: ``None``, or why the file could not be processed (the file is named).
+    """
+
+    path: str
+    faces: list[FaceEmotion] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"path": ..., "faces": [...]}`` plus ``"error"`` when there is one."""
+        out: dict[str, Any] = {"path": self.path, "faces": [f.to_dict() for f in self.faces]}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+class FaceEmotionPipeline:
+    """Detect faces in photos and classify their expressions.
+
+    Args:
+        model: a registered expression model name (default :data:`DEFAULT_EXPRESSION_MODEL`)
+            or an :class:`facevox.ExpressionClassifier` instance.
+        detector: a registered face detector name (default ``opencv.haar``) or a
+            :class:`facevox.FaceDetector` instance. Built lazily: ``detect=False`` never
+            needs it.
+        tta: average the probabilities of each crop and its horizontal mirror.
+        margin: fraction of the face box added on each side before cropping.
+        mean, std: input normalisation (pixels scaled to ``[0, 1]``); default: the model
+            card's ``preprocessing`` (a registered model), else ``0`` and ``1``.
+
+    Raises:
+        facevox.UnknownModelError: unknown model or detector name.
+        TypeError: ``model`` is neither a name nor an ExpressionClassifier.
+    """
+
+    def __init__(
+        self,
+        model: str | ExpressionClassifier | None = None,
+        detector: str | FaceDetector | None = None,
+        tta: bool = True,
+        margin: float = 0.2,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        name = model if isinstance(model, str) else getattr(model, "facevox_name", None)
+        if model is None or isinstance(model, str):
+            name = model or DEFAULT_EXPRESSION_MODEL
+            if not get_model_spec(name).has_weights:
+                warnings.warn(
+                    f"expression model {name!r} ships no trained weights; its predictions are meaningless "
+                    f"(train it with `facevox train expression`, or pass a trained model)",
+                    UntrainedModelWarning,
+                    stacklevel=2,
+                )
+            model = create_model(name)
+        if not isinstance(model, ExpressionClassifier):
+            raise TypeError(
+                f"model must be a registered expression model name or an ExpressionClassifier, "
+                f"got {type(model).__name__}"
+            )
+        self.model = model.eval()
+        self.model_name = name
+        pre = get_model_spec(name).card.preprocessing if name else None
+        self.mean = tuple(mean if mean is not None else (pre.mean if pre and pre.mean else (0.0,)))
+        self.std = tuple(std if std is not None else (pre.std if pre and pre.std else (1.0,)))
+        self.labels: tuple[str, ...] = tuple(model.labels)
+        self.channels, self.height, self.width = model.input_size
+        self.tta = tta
+        self.margin = margin
+        self._detector = detector
+        self._lock = threading.Lock()
+
+    @property
+    def detector(self) -> FaceDetector:
+        """The face detector (built on first use)."""
+        with self._lock:
+            if not isinstance(self._detector, FaceDetector):
+                self._detector = create_face_detector(self._detector)
+            return self._detector
+
+    # ------------------------------------------------------------------ stages
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Face boxes of an ``(H, W, 3)`` uint8 RGB image, largest first."""
+        return self.detector.detect(image)
+
+    def crops(self, image: np.ndarray, boxes: Sequence[FaceBox]) -> np.ndarray:
+        """``(N, h, w)`` uint8 greyscale (or ``(N, h, w, 3)`` RGB for 3-channel models) crops."""
+        grey = self.channels == 1
+        shape = (0, self.height, self.width) if grey else (0, self.height, self.width, 3)
+        if not boxes:
+            return np.zeros(shape, dtype=np.uint8)
+        return np.stack([crop_face(image, b, (self.height, self.width), self.margin, grayscale=grey) for b in boxes])
+
+    @torch.no_grad()
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, K)`` float32 for uint8 crops ``(N, h, w)`` or ``(N, h, w, 3)``."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(crops)).float().div_(255.0)
+        x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
+        x = (x - mean) / std
+        if self.tta:
+            logits = self.model(torch.cat([x, torch.flip(x, dims=[-1])]))
+            probs = torch.softmax(logits.float(), -1)
+            probs = (probs[: len(x)] + probs[len(x) :]) / 2
+        else:
+            probs = torch.softmax(self.model(x).float(), -1)
+        return probs.numpy()
+
+    def _faces(self, boxes: Sequence[FaceBox], probs: np.ndarray) -> list[FaceEmotion]:
+        return [
+            FaceEmotion(box=b.as_list(), emotion=self.labels[int(p.argmax())],
+                        scores={label: float(v) for label, v in zip(self.labels, p, strict=True)})
+            for b, p in zip(boxes, probs, strict=True)
+        ]
+
+    def _prepare(self, image: Any, detect: bool) -> tuple[list[FaceBox], np.ndarray]:
+        array = load_image(image)
+        h, w = array.shape[:2]
+        if not detect:
+            return [FaceBox(0, 0, w, h)], self._whole(array)
+        boxes = self.detect(array)
+        return boxes, self.crops(array, boxes)
+
+    def _whole(self, array: np.ndarray) -> np.ndarray:
+        """The whole image as one crop (already-cropped faces), resized without cropping."""
+        import cv2
+
+        img = to_grayscale(array) if self.channels == 1 else array
+        interp = cv2.INTER_AREA if img.shape[0] >= self.height else cv2.INTER_LINEAR
+        return cv2.resize(img, (self.width, self.height), interpolation=interp)[None]
+
+    # ------------------------------------------------------------------ calls
+    def __call__(self, image: Any, detect: bool = True) -> list[FaceEmotion]:
+        """Faces and emotions of one image.
+
+        Args:
+            image: path, encoded bytes, PIL image or ``(H, W, 3)`` uint8 RGB array.
+            detect: find faces (``True``), or treat the whole image as one face crop.
+
+        Returns:
+            one :class:`FaceEmotion` per face, largest first; ``[]`` when no face is found.
+
+        Raises:
+            facevox.images.ImageReadError: the image cannot be read (the file is named).
+        """
+        boxes, crops = self._prepare(image, detect)
+        return self._faces(boxes, self.classify(crops))
+
+    def iter_many(
+        self, paths: Iterable[str | os.PathLike[str]], batch_size: int = 64, detect: bool = True
+    ) -> Iterator[ImageEmotions]:
+        """Like :meth:`run_many`, yielding each file's result as soon as its batch is done."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        pending: list[tuple[ImageEmotions, list[FaceBox], np.ndarray]] = []
+        n_crops = 0
+
+        def flush() -> Iterator[ImageEmotions]:
+            nonlocal pending, n_crops
+            ready = [c for _, _, c in pending if len(c)]
+            probs = self.classify(np.concatenate(ready)) if ready else np.zeros((0, len(self.labels)))
+            start = 0
+            for result, boxes, crops in pending:
+                result.faces = self._faces(boxes, probs[start : start + len(crops)])
+                start += len(crops)
+                yield result
+            pending, n_crops = [], 0
+
+        for path in paths:
+            result = ImageEmotions(path=str(path))
+            try:
+                boxes, crops = self._prepare(path, detect)
+            except ImageReadError as exc:
+                result.error = str(exc)
+                pending.append((result, [], np.zeros((0,), dtype=np.uint8)))
+                continue
+            except (OSError, ValueError) as exc:
+                result.error = f"cannot process {path}: {exc}"
+                pending.append((result, [], np.zeros((0,), dtype=np.uint8)))
+                continue
+            pending.append((result, boxes, crops))
+            n_crops += len(crops)
+            if n_crops >= batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
+
+    def run_many(
+        self, paths: Iterable[str | os.PathLike[str]], batch_size: int = 64, detect: bool = True
+    ) -> list[ImageEmotions]:
+        """Process many files, classifying their face crops in batches of about ``batch_size``.
+
+        A file that cannot be read does not stop the run: its :class:`ImageEmotions` has
+        ``error`` set (naming the file) and no faces.
+
+        Returns:
+            one :class:`ImageEmotions` per path, in input order.
+        """
+        return list(self.iter_many(paths, batch_size=batch_size, detect=detect))
+
+
+_DEFAULT: dict[str, FaceEmotionPipeline] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def recognize_emotions(
+    image: Any, model: str = DEFAULT_EXPRESSION_MODEL, detect: bool = True
+) -> list[FaceEmotion]:
+    """One call: faces and emotions of an image (path, bytes, PIL image or RGB array).
+
+    The pipeline for ``model`` is built once and reused by later calls.
+
+    Example::
+
+        from facevox.pipelines import recognize_emotions
+        [face.emotion for face in recognize_emotions("photo.jpg")]   # e.g. ["happy"]
+    """
+    with _DEFAULT_LOCK:
+        pipe = _DEFAULT.get(model)
+        if pipe is None:
+            pipe = _DEFAULT[model] = FaceEmotionPipeline(model)
+    return pipe(image, detect=detect)
