@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,26 @@ def lr_at(step: int, total_steps: int, peak: float, warmup: float = 0.15, final_
     return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def _fit_epochs(history: list[dict[str, Any]], done: int, epochs: int, deadline: datetime, low_res: int,
+                low_res_fraction: float, full: int) -> int:
+    """Largest total ``<= epochs`` whose remaining epochs fit before ``deadline`` at the measured pace.
+
+    Epoch cost is taken as proportional to the pixel count of its training side (``side**2``),
+    calibrated on the last (up to) two epochs in ``history``. Never returns less than ``done + 1``.
+    """
+    timed = [{**h, "side": h.get("side", low_res)} for h in history[-2:]]
+    if not timed:
+        return epochs
+    full_cost = sum(h["seconds"] * (full / h["side"]) ** 2 for h in timed) / len(timed)
+    left = (deadline - datetime.now(timezone.utc)).total_seconds()
+    for total in range(epochs, done, -1):
+        switch = int(round(low_res_fraction * total))
+        cost = sum(full_cost * ((low_res if e < switch else full) / full) ** 2 for e in range(done, total))
+        if cost <= left:
+            return total
+    return done + 1
+
+
 def _save_safetensors(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
@@ -214,6 +235,7 @@ def train(
     bf16: bool = True,
     low_res: int = 36,
     low_res_fraction: float = 0.5,
+    deadline: datetime | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Train :class:`ResMaskNet` on FER2013 ``train`` and validate on ``val`` every epoch.
@@ -235,6 +257,9 @@ def train(
         low_res, low_res_fraction: progressive resizing: the first ``low_res_fraction`` of the
             epochs train on faces resampled to ``low_res`` pixels (about half the cost at 36),
             the rest at full 48 (the network is fully convolutional with global pooling).
+        deadline: finish by this (aware) time: before each epoch the total number of epochs is
+            lowered, if needed, to what the measured epoch times allow, and the learning-rate
+            schedule is shortened to match, so it always completes (not bit-reproducible).
         limit: use only the first ``limit`` shuffled training images (smoke tests).
 
     Returns:
@@ -302,7 +327,15 @@ def train(
                file=sys.stderr)
 
     tty = sys.stderr.isatty()
-    for epoch in range(start_epoch, epochs):
+    epoch = start_epoch
+    while epoch < epochs:
+        if deadline is not None:
+            new_total = _fit_epochs(history, epoch, epochs, deadline, low_res, low_res_fraction, tr_x.shape[-1])
+            if new_total != epochs:
+                tqdm.write(f"deadline {deadline:%H:%M %Z}: schedule shortened from {epochs} to {new_total} epochs",
+                           file=sys.stderr)
+                epochs = new_total
+                settings["epochs"] = epochs
         model.train()
         t_epoch = time.time()
         order = torch.randperm(len(tr_y), generator=gen)
@@ -329,7 +362,7 @@ def train(
                                 lr=f"{optimizer.param_groups[0]['lr']:.4f}", refresh=tty)
         bar.close()
         metrics = evaluate(model, va_x, va_y, bf16=bf16)
-        record = {"epoch": epoch + 1, "train_loss": round(loss_sum / total, 4),
+        record = {"epoch": epoch + 1, "side": side, "train_loss": round(loss_sum / total, 4),
                   "train_accuracy": round(correct / total, 4), "val_accuracy": round(metrics["accuracy"], 4),
                   "val_accuracy_noflip": round(metrics["accuracy_noflip"], 4), "recall": metrics["recall"],
                   "seconds": round(time.time() - t_epoch, 1)}
@@ -351,6 +384,7 @@ def train(
                    f"{record['train_accuracy']:.4f} val acc {record['val_accuracy']:.4f} "
                    f"(no flip {record['val_accuracy_noflip']:.4f}) best {best['accuracy']:.4f} "
                    f"[{record['seconds']:.0f}s]", file=sys.stderr)
+        epoch += 1
     finish(out)
     return best
 
@@ -396,17 +430,33 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Side of the faces in the first (progressive-resizing) epochs.")
 @click.option("--low-res-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="Fraction of the epochs trained at --low-res (0 disables).")
+@click.option("--deadline", default=None, metavar="TIME",
+              help="Finish by this UTC time (ISO 8601, or HH:MM today): the epoch count and schedule "
+                   "are shortened to what the measured pace allows.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), hidden=True)
 def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float,
             label_smoothing: float, class_weight_power: float, variant: str, seed: int, threads: int | None,
-            resume: bool, no_bf16: bool, low_res: int, low_res_fraction: float, limit: int | None) -> None:
+            resume: bool, no_bf16: bool, low_res: int, low_res_fraction: float, deadline: str | None,
+            limit: int | None) -> None:
     """Train the expression CNN on FER2013 (train split), validating on val each epoch."""
+    when = _parse_deadline(deadline) if deadline else None
     best = train(data, out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                  label_smoothing=label_smoothing, class_weight_power=class_weight_power, variant=variant,
                  seed=seed, threads=threads, resume=resume, bf16=not no_bf16, low_res=low_res,
-                 low_res_fraction=low_res_fraction, limit=limit)
+                 low_res_fraction=low_res_fraction, deadline=when, limit=limit)
     click.echo(json.dumps({"best_epoch": best["epoch"], "val_accuracy": round(best["accuracy"], 4),
                            "recall": best["recall"], "out": str(out)}))
+
+
+def _parse_deadline(text: str) -> datetime:
+    try:
+        if len(text) <= 5 and ":" in text:
+            hh, mm = (int(v) for v in text.split(":"))
+            return datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not HH:MM or an ISO 8601 time", param_hint="--deadline") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,268 @@
+"""Expression plugin: model, attention, training recipe, face detector, pipeline and CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import facevox
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from facevox.datasets import FER2013_LABELS
+from facevox.pipelines import FaceEmotionPipeline, recognize_emotions
+from PIL import Image
+
+skimage_data = pytest.importorskip("skimage.data")
+
+from facevox_expression.detector import HaarFaceDetector  # noqa: E402
+from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskNetConfig  # noqa: E402
+from facevox_expression.train import _fit_epochs, augment, lr_at, train  # noqa: E402
+
+ASTRONAUT_FACE = (176, 66, 98, 98)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage_data.astronaut()  # (512, 512, 3) uint8 RGB, public domain
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FaceEmotionPipeline:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # untrained-weights warning before weights ship
+        return FaceEmotionPipeline()
+
+
+def _iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return iw * ih / (aw * ah + bw * bh - iw * ih)
+
+
+# ---------------------------------------------------------------- model
+
+
+def test_registered_models_and_detector() -> None:
+    assert {"expression.resmasknet", "expression.resmasknet_small"} <= set(
+        facevox.list_models(task="expression-classification")
+    )
+    assert "opencv.haar" in facevox.list_face_detectors()
+    info = facevox.model_info("expression.resmasknet")
+    assert tuple(info["labels"]) == FER2013_LABELS and info["params"] < 10_000_000
+    assert tuple(info["preprocessing"]["input_size"]) == (1, 48, 48)
+    small = facevox.model_info("expression.resmasknet_small")
+    assert small["params"] < info["params"]
+
+
+def test_model_forward_attention_and_errors() -> None:
+    model = ResMaskNet(ResMaskNetConfig()).eval()
+    assert isinstance(model, facevox.ExpressionClassifier)
+    (x,) = model.example_inputs(3, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 1, 48, 48)
+    probs = model.predict_proba(x)
+    assert probs.shape == (3, 7) and torch.allclose(probs.sum(-1), torch.ones(3))
+    attentions = [m for m in model.modules() if isinstance(m, ResidualMaskAttention)]
+    assert len(attentions) == 3 and all(isinstance(a, facevox.SpatialAttention) for a in attentions)
+    for a in attentions:
+        assert a.last_mask is not None and a.last_mask.shape[1] == 1
+        assert 0.0 <= float(a.last_mask.min()) and float(a.last_mask.max()) <= 1.0
+    # the mask only re-weights: a zero feature map stays zero, shapes are kept
+    att = attentions[0]
+    assert torch.equal(att(torch.zeros(2, 64, 24, 24)), torch.zeros(2, 64, 24, 24))
+    with pytest.raises(ValueError, match=r"images must be \(B, 1, H, W\)"):
+        model(torch.zeros(1, 3, 48, 48))
+    with pytest.raises(ValueError, match="same length"):
+        ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1,)))
+
+
+# ---------------------------------------------------------------- training recipe
+
+
+def test_augment_is_seeded_and_well_formed() -> None:
+    images = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
+    a = augment(images, torch.Generator().manual_seed(1))
+    b = augment(images, torch.Generator().manual_seed(1))
+    c = augment(images, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.shape == (8, 1, 48, 48) and a.dtype == torch.float32
+    assert float(a.min()) >= -2.0 - 1e-6 and float(a.max()) <= 2.0 + 1e-6  # (x - 0.5) / 0.25 of [0, 1]
+    assert augment(images, torch.Generator().manual_seed(1), size=36).shape == (8, 1, 36, 36)
+
+
+def test_lr_schedule_and_deadline_fit() -> None:
+    peak, total = 0.04, 1000
+    assert lr_at(0, total, peak) == pytest.approx(peak / 20)
+    assert lr_at(150, total, peak) == pytest.approx(peak)
+    assert lr_at(total, total, peak) == pytest.approx(peak / 500)
+    lrs = [lr_at(s, total, peak) for s in range(150, total)]
+    assert all(x >= y for x, y in zip(lrs, lrs[1:], strict=False))  # monotone decay after warm-up
+    # 100 s per full-size epoch, 10 epochs done, 350 s left: 3 full epochs fit, not 4
+    history = [{"seconds": 100.0, "side": 48}] * 2
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=350)
+    assert _fit_epochs(history, 10, 30, deadline, low_res=36, low_res_fraction=0.0, full=48) == 13
+    assert _fit_epochs(history, 10, 12, deadline, low_res=36, low_res_fraction=0.0, full=48) == 12
+
+
+def _write_csv(path: Path, n_per_class: int, rng: np.random.Generator) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for usage, n in (("Training", n_per_class), ("PublicTest", 2)):
+            for emotion in range(7):
+                for _ in range(n):
+                    img = rng.integers(0, 60, (48, 48)) + emotion * 25  # brightness encodes the class
+                    writer.writerow([emotion, " ".join(map(str, img.ravel())), usage])
+    return path
+
+
+def test_train_writes_outputs_and_resumes(tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "fer2013.csv", 10, np.random.default_rng(0))
+    out = tmp_path / "run"
+    best = train(data, out, epochs=2, batch_size=35, lr=0.05, variant="resmasknet_small", seed=0, threads=1)
+    for name in ["last.pt", "best.safetensors", "best.json", "history.json", "confusion.png", "recall.json"]:
+        assert (out / name).is_file(), name
+    recall = json.loads((out / "recall.json").read_text())
+    assert set(recall["recall"]) == set(FER2013_LABELS) and len(recall["confusion"]) == 7
+    assert sum(map(sum, recall["confusion"])) == 14 and best["epoch"] in (1, 2)
+    history = json.loads((out / "history.json").read_text())["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2] and history[0]["side"] == 36 and history[1]["side"] == 48
+    train(data, out, epochs=3, batch_size=35, lr=0.05, variant="resmasknet_small", seed=0, threads=1, resume=True)
+    history = json.loads((out / "history.json").read_text())["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]  # continued, not restarted
+    model = ResMaskNet(ResMaskNetConfig(stem_channels=16, widths=(48, 96, 192)))
+    facevox.load_weights(model, out / "best.safetensors")  # strict: key names match the model
+
+
+# ---------------------------------------------------------------- detection and pipeline
+
+
+def test_haar_detects_the_astronaut_and_not_noise(astronaut: np.ndarray) -> None:
+    detector = facevox.create_face_detector("opencv.haar")
+    assert isinstance(detector, HaarFaceDetector)
+    boxes = detector.detect(astronaut)
+    assert len(boxes) == 1 and _iou(boxes[0].as_list(), ASTRONAUT_FACE) > 0.6
+    assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    assert detector.detect(noise) == []
+    # two faces of different sizes: largest first
+    face = astronaut[40:200, 150:300]
+    small = np.asarray(Image.fromarray(face).resize((90, 96)))
+    canvas = np.full((260, 500, 3), 200, np.uint8)
+    canvas[50:146, 20:110] = small
+    canvas[20:180, 250:400] = face
+    two = detector.detect(canvas)
+    assert len(two) == 2 and two[0].w * two[0].h > two[1].w * two[1].h and two[0].x > 200
+
+
+def test_pipeline_on_a_photo(pipeline: FaceEmotionPipeline, astronaut: np.ndarray) -> None:
+    faces = pipeline(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert _iou(face.box, ASTRONAUT_FACE) > 0.6
+    assert set(face.scores) == set(FER2013_LABELS)
+    assert sum(face.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    assert face.emotion == max(face.scores, key=face.scores.get)
+    whole = pipeline(astronaut, detect=False)
+    assert len(whole) == 1 and whole[0].box == [0, 0, 512, 512]
+    assert pipeline(np.full((200, 200, 3), 90, np.uint8)) == []  # no face: empty, not an error
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L"])
+def test_pipeline_accepts_any_mode(pipeline: FaceEmotionPipeline, astronaut: np.ndarray, mode: str,
+                                   tmp_path: Path) -> None:
+    path = tmp_path / f"astronaut_{mode}.png"
+    Image.fromarray(astronaut).convert(mode).save(path)
+    faces = pipeline(path)
+    assert len(faces) == 1 and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
+
+
+def test_pipeline_respects_exif_rotation(pipeline: FaceEmotionPipeline, astronaut: np.ndarray,
+                                         tmp_path: Path) -> None:
+    # store the photo rotated on its side with an EXIF tag saying how to turn it upright
+    stored = Image.fromarray(astronaut).transpose(Image.Transpose.ROTATE_90)  # counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display: rotate 90 clockwise
+    path = tmp_path / "sideways.jpg"
+    stored.save(path, exif=exif, quality=95)
+    faces = pipeline(path)
+    assert len(faces) == 1 and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
+
+
+def test_run_many_reports_bad_files_and_continues(pipeline: FaceEmotionPipeline, astronaut: np.ndarray,
+                                                  tmp_path: Path) -> None:
+    good = tmp_path / "good.jpg"
+    Image.fromarray(astronaut).save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 definitely not a jpeg")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(blank)
+    results = pipeline.run_many([bad, good, tmp_path / "missing.png", blank, good], batch_size=1)
+    assert [r.path for r in results] == [str(bad), str(good), str(tmp_path / "missing.png"), str(blank), str(good)]
+    assert "broken.jpg" in results[0].error and results[0].faces == []
+    assert "missing.png" in results[2].error
+    assert results[1].error is None and len(results[1].faces) == 1
+    assert results[3].error is None and results[3].faces == []
+    assert results[4].faces[0].scores == pytest.approx(results[1].faces[0].scores, abs=1e-5)  # batching-invariant
+
+
+def test_recognize_emotions_one_call(astronaut: np.ndarray) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        faces = recognize_emotions(astronaut)
+    assert len(faces) == 1 and faces[0].emotion in FER2013_LABELS
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _emotion_command():  # type: ignore[no-untyped-def]
+    from facevox.commands.emotion import command
+
+    return command
+
+
+def test_cli_json_lines_and_failures(astronaut: np.ndarray, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(astronaut).save(folder / "sub" / "astronaut.jpg")
+    Image.fromarray(np.full((80, 80, 3), 120, np.uint8)).save(folder / "empty.png")
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    result = CliRunner().invoke(_emotion_command(), [str(folder), str(bad), "--json"])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    by_name = {Path(o["path"]).name: o for o in lines}
+    assert set(by_name) == {"astronaut.jpg", "empty.png", "bad.jpg"}
+    face = by_name["astronaut.jpg"]["faces"][0]
+    assert set(face) == {"box", "emotion", "scores"} and len(face["box"]) == 4
+    assert set(face["scores"]) == set(FER2013_LABELS) and face["emotion"] in FER2013_LABELS
+    assert by_name["empty.png"]["faces"] == []
+    assert "bad.jpg" in by_name["bad.jpg"]["error"] and "bad.jpg" in result.stderr
+
+
+def test_cli_no_detect_and_unknown_model(tmp_path: Path) -> None:
+    crop = tmp_path / "crop.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)).save(crop)
+    result = CliRunner().invoke(_emotion_command(), [str(crop), "--no-detect", "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.stdout.strip().splitlines()]
+    assert line["faces"][0]["box"] == [0, 0, 48, 48]
+    result = CliRunner().invoke(_emotion_command(), [str(crop), "--model", "expression.nope"])
+    assert result.exit_code != 0 and "expression.nope" in result.output
+
+
+# ---------------------------------------------------------------- shipped weights
+
+
+def test_shipped_weights_see_a_smile(astronaut: np.ndarray) -> None:
+    if not facevox.get_model_spec("expression.resmasknet").has_weights:
+        pytest.skip("expression.resmasknet ships no weights yet")
+    faces = FaceEmotionPipeline("expression.resmasknet")(astronaut)
+    assert faces[0].emotion == "happy" and faces[0].scores["happy"] > 0.5
