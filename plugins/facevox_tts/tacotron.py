@@ -103,6 +103,21 @@ class LocationSensitiveAttention(SequenceAttention):
     def process_memory(self, memory: Tensor) -> Tensor:
         return self.memory(memory)
 
+    def _location_features(self, previous: Tensor) -> Tensor:
+        """``location(location_conv(previous))``: ``(B, 2, L)`` -> ``(B, L, A)``.
+
+        The bias-free conv and linear layers are composed into one ``(A, 2 k)`` matrix applied
+        to unfolded windows: the same result as the two layers, several times faster on CPU
+        than a tiny convolution per decoder step (forward and backward).
+        """
+        conv = self.location_conv.weight  # (F, 2, k)
+        n_filters, channels, k = conv.shape
+        kernel = self.location.weight @ conv.reshape(n_filters, channels * k)  # (A, 2k)
+        b, _, length = previous.shape
+        windows = F.pad(previous, (k // 2, k // 2)).unfold(2, k, 1)  # (B, 2, L, k)
+        windows = windows.permute(0, 2, 1, 3).reshape(b, length, channels * k)
+        return windows @ kernel.t()
+
     def forward(
         self,
         query: Tensor,
@@ -115,7 +130,7 @@ class LocationSensitiveAttention(SequenceAttention):
             processed_memory = self.process_memory(memory)
         if previous_weights is None:
             previous_weights = memory.new_zeros(memory.shape[0], 2, memory.shape[1])
-        loc = self.location(self.location_conv(previous_weights).transpose(1, 2))  # (B, L, A)
+        loc = self._location_features(previous_weights)  # (B, L, A)
         energies = self.v(torch.tanh(self.query(query).unsqueeze(1) + processed_memory + loc)).squeeze(-1)
         energies = energies.masked_fill(~mask, -1e4)
         weights = torch.softmax(energies, dim=-1) * mask

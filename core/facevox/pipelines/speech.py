@@ -1,0 +1,213 @@
+"""Text to speech: text processor -> acoustic model -> vocoder, in one call.
+
+The three stages are registered models found by name (the torchaudio Tacotron2-bundle split)::
+
+    from facevox.pipelines.speech import TextToSpeechPipeline
+    result = TextToSpeechPipeline()("Dr. Smith paid $42 on May 3rd.")
+    facevox.audio.save_wav("out.wav", result.waveform, result.sample_rate)
+
+Long text is normalised and split into sentences by the text processor, the sentences are
+synthesized in batches of similar length, and the pieces are joined with a short pause.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from facevox.registry import FacevoxError, create_model, create_text_processor, get_model_spec
+from facevox.roles import AcousticModel, Vocoder
+
+__all__ = ["DEFAULT_ACOUSTIC_MODEL", "DEFAULT_VOCODER", "SpeechResult", "TextToSpeechPipeline", "UntrainedModelWarning"]
+
+#: Acoustic model used when none is named (registered by the ``tts`` plugin).
+DEFAULT_ACOUSTIC_MODEL = "tts.tacotron_joe"
+#: Vocoder used when none is named (registered by the ``vocoders`` plugin).
+DEFAULT_VOCODER = "hifigan.universal"
+
+
+class UntrainedModelWarning(UserWarning):
+    """A model of the pipeline ships no weights: its output is noise, not speech."""
+
+
+@dataclass
+class SpeechResult:
+    """Synthesized speech.
+
+    Attributes:
+        waveform: ``(S,)`` float32 in ``[-1, 1]``.
+        sample_rate: Hz.
+        mel: ``(n_mels, T)`` float32 natural-log mel of the whole text (pauses included).
+        alignments: one ``(T_dec, L)`` float32 attention matrix per sentence.
+        texts: the normalised sentences that were spoken, in order.
+        capped: per sentence, whether the decoder hit its step cap (a likely garbled sentence).
+    """
+
+    waveform: Tensor
+    sample_rate: int
+    mel: Tensor
+    alignments: list[Tensor] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    capped: list[bool] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the speech in seconds."""
+        return self.waveform.shape[-1] / self.sample_rate
+
+
+class TextToSpeechPipeline:
+    """English text -> waveform with registered models.
+
+    Args:
+        acoustic: registered acoustic model (``facevox models --task acoustic-model``).
+        vocoder: registered vocoder (``facevox models --task vocoder``).
+        text_processor: registered text processor; ``None``: the one the acoustic model's card
+            names.
+        batch_size: sentences synthesized together.
+        max_chars: longest sentence piece (longer sentences are cut at commas, then spaces).
+        pause_s: silence inserted between sentences, seconds.
+        seed: seeds the acoustic model's always-on prenet dropout, so that a text gives the
+            same audio on every call; ``None``: not seeded.
+
+    Raises:
+        facevox.UnknownModelError: a name is not registered.
+        ValueError: the models do not fit together (mel bins differ) or an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        acoustic: str = DEFAULT_ACOUSTIC_MODEL,
+        vocoder: str = DEFAULT_VOCODER,
+        text_processor: str | None = None,
+        *,
+        batch_size: int = 8,
+        max_chars: int = 180,
+        pause_s: float = 0.25,
+        seed: int | None = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if pause_s < 0:
+            raise ValueError(f"pause_s must be >= 0, got {pause_s}")
+        spec = get_model_spec(acoustic)
+        processor_name = text_processor or spec.card.preprocessing.text_processor
+        if not processor_name:
+            raise ValueError(f"acoustic model {acoustic!r} names no text processor in its card; pass text_processor=")
+        self.acoustic_name, self.vocoder_name = acoustic, vocoder
+        self.processor = create_text_processor(processor_name)
+        self.acoustic: AcousticModel = _load(acoustic, AcousticModel)
+        self.vocoder: Vocoder = _load(vocoder, Vocoder)
+        if self.acoustic.n_mels != self.vocoder.n_mels:
+            raise ValueError(
+                f"{acoustic!r} makes {self.acoustic.n_mels}-bin mels but {vocoder!r} takes {self.vocoder.n_mels}"
+            )
+        self.sample_rate = int(self.vocoder.sample_rate)
+        self.batch_size, self.max_chars, self.pause_s, self.seed = batch_size, max_chars, pause_s, seed
+        self._lock = threading.Lock()
+
+    def sentences(self, text: str) -> list[str]:
+        """The pieces ``text`` is spoken in (normalised; see the text processor's ``split``).
+
+        Raises:
+            ValueError: empty text, or nothing speakable.
+        """
+        split = getattr(self.processor, "split", None)
+        if callable(split):
+            return list(split(text, max_chars=self.max_chars))
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text is empty or only white space; pass some English text to speak")
+        return [self.processor.normalize(text)]
+
+    @torch.no_grad()
+    def __call__(self, text: str, progress: Callable[[int, int], None] | None = None) -> SpeechResult:
+        """Speak ``text``.
+
+        Args:
+            text: English text of any length.
+            progress: called as ``progress(done, total)`` (sentences) after each batch.
+
+        Returns:
+            a :class:`SpeechResult`.
+
+        Raises:
+            ValueError: empty or unspeakable text.
+        """
+        pieces = self.sentences(text)
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        mels: list[Tensor | None] = [None] * len(pieces)
+        waves: list[Tensor | None] = [None] * len(pieces)
+        aligns: list[Tensor | None] = [None] * len(pieces)
+        capped = [False] * len(pieces)
+        with self._lock:
+            if self.seed is not None:
+                torch.manual_seed(self.seed)
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                tokens, lengths = self.processor([pieces[i] for i in idx])
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", RuntimeWarning)
+                    mel, mel_lengths, alignment = self.acoustic.infer(tokens, lengths)
+                hit = any(issubclass(w.category, RuntimeWarning) and "cap" in str(w.message) for w in caught)
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                wave, wave_lengths = self.vocoder(mel, mel_lengths)
+                r = getattr(self.acoustic, "reduction_factor", 1)
+                for row, i in enumerate(idx):
+                    n = int(mel_lengths[row])
+                    mels[i] = mel[row, :, :n]
+                    waves[i] = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0)
+                    aligns[i] = alignment[row, : -(-n // r), : int(lengths[row])]
+                    capped[i] = hit and n >= mel.shape[2]
+                if progress is not None:
+                    progress(min(start + self.batch_size, len(order)), len(order))
+        return self._join(pieces, mels, waves, aligns, capped)
+
+    def _join(
+        self,
+        pieces: list[str],
+        mels: Sequence[Tensor | None],
+        waves: Sequence[Tensor | None],
+        aligns: Sequence[Tensor | None],
+        capped: list[bool],
+    ) -> SpeechResult:
+        hop = max(1, int(waves[0].shape[0] // max(1, mels[0].shape[1]))) if waves[0] is not None else 256  # type: ignore[union-attr]
+        pause_frames = int(round(self.pause_s * self.sample_rate / hop))
+        floor = float(min(float(m.min()) for m in mels if m is not None))
+        mel_parts: list[Tensor] = []
+        wave_parts: list[Tensor] = []
+        for k, (m, w) in enumerate(zip(mels, waves, strict=True)):
+            assert m is not None and w is not None
+            if k:
+                mel_parts.append(torch.full((m.shape[0], pause_frames), floor))
+                wave_parts.append(torch.zeros(pause_frames * hop))
+            mel_parts.append(m)
+            wave_parts.append(w)
+        return SpeechResult(
+            waveform=torch.cat(wave_parts).float(),
+            sample_rate=self.sample_rate,
+            mel=torch.cat(mel_parts, dim=1).float(),
+            alignments=[a for a in aligns if a is not None],
+            texts=list(pieces),
+            capped=capped,
+        )
+
+
+def _load(name: str, role: type) -> Any:
+    model = create_model(name, pretrained=True)
+    if not isinstance(model, role):
+        raise FacevoxError(f"{name!r} is a {type(model).__name__}, not a {role.__name__}")
+    if not get_model_spec(name).has_weights and any(True for _ in model.parameters()):
+        warnings.warn(
+            f"{name!r} ships no trained weights; it will produce noise, not speech",
+            UntrainedModelWarning,
+            stacklevel=3,
+        )
+    model.eval()
+    return model

@@ -1,0 +1,108 @@
+"""Text-to-speech pipeline and ``facevox speak`` (real registered models, short texts)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import soundfile
+import torch
+from click.testing import CliRunner
+from facevox.commands.speak import command, default_output_name
+from facevox.pipelines.speech import SpeechResult, TextToSpeechPipeline
+
+_VOCODER = "griffinlim.default"  # the fast vocoder keeps these tests quick
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> TextToSpeechPipeline:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TextToSpeechPipeline(vocoder=_VOCODER)
+
+
+def _speak(pipe: TextToSpeechPipeline, text: str, **kwargs) -> SpeechResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an untrained model may hit its cap
+        return pipe(text, **kwargs)
+
+
+def test_pipeline_speaks_sentences_in_order(pipeline: TextToSpeechPipeline) -> None:
+    calls: list[tuple[int, int]] = []
+    result = _speak(pipeline, "Good morning, Dr. Smith. It costs $5!", progress=lambda d, t: calls.append((d, t)))
+    assert result.texts == ["good morning, doctor smith.", "it costs five dollars!"]
+    assert result.sample_rate == 22050
+    assert result.waveform.dim() == 1 and result.waveform.abs().max() <= 1.0
+    assert result.mel.shape[0] == 80
+    assert len(result.alignments) == 2 and len(result.capped) == 2
+    for text, align in zip(result.texts, result.alignments, strict=True):
+        assert align.shape[1] == len(text) + 1  # characters + end token
+    hop = 256
+    pause = round(pipeline.pause_s * 22050 / hop)
+    assert result.waveform.shape[0] == result.mel.shape[1] * hop
+    decoded = sum(a.shape[0] for a in result.alignments) * 4  # r = 4 frames per decoder step
+    assert decoded - 8 < result.mel.shape[1] - pause <= decoded
+    assert calls[-1] == (2, 2)
+
+
+def test_pipeline_is_reproducible(pipeline: TextToSpeechPipeline) -> None:
+    a = _speak(pipeline, "Hello.")
+    b = _speak(pipeline, "Hello.")
+    assert torch.equal(a.mel, b.mel)
+
+
+def test_pipeline_rejects_empty_text(pipeline: TextToSpeechPipeline) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        pipeline("   ")
+
+
+def test_speak_writes_a_wav(tmp_path: Path) -> None:
+    out = tmp_path / "hi.wav"
+    result = CliRunner().invoke(command, ["Hi there.", "-o", str(out), "--vocoder", _VOCODER])
+    assert result.exit_code == 0, result.output
+    data, rate = soundfile.read(out)
+    assert rate == 22050 and len(data) > 1000
+    assert str(out) in result.output
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_speak_reads_stdin_and_files_and_names_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(command, ["-", "--vocoder", _VOCODER, "-q"], input="Good day.")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "good_day.wav").is_file() and "good_day.wav" in result.output
+    text = tmp_path / "in.txt"
+    text.write_text("Good day.", encoding="utf-8")
+    result = runner.invoke(command, ["--file", str(text), "--vocoder", _VOCODER])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "good_day_2.wav").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["   "], "empty"),
+        ([], "TEXT"),
+        (["hi", "-o", "/no/such/folder/x.wav"], "does not exist"),
+        (["hi", "--model", "tts.nope"], "tts.nope"),
+    ],
+)
+def test_speak_errors_are_clear(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(command, [*args, "--vocoder", _VOCODER])
+    assert result.exit_code != 0
+    assert message in result.output + str(result.exception)
+
+
+def test_default_output_name(tmp_path: Path) -> None:
+    assert default_output_name("Hello, World! How are you today?", tmp_path).name == "hello_world_how_are_you.wav"
+    assert default_output_name("!!!", tmp_path).name == "speech.wav"
