@@ -24,6 +24,7 @@ def test_registered_model_conforms(name: str, tmp_path: Path) -> None:
 def test_every_builtin_plugin_registers_models() -> None:
     providers = {facevox.model_info(n)["plugin"] for n in REGISTERED}
     assert {"expression", "face", "tts", "vocoders"} <= providers, providers
+    assert facevox.list_speech_styles() == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
 
 @dataclass(frozen=True)

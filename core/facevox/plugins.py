@@ -47,7 +47,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "facevox"
 #: Entry-point names of the plugins that ship with facevox (always loaded).
-DEFAULT_PLUGINS: tuple[str, ...] = ("expression", "face", "tts", "vocoders")
+DEFAULT_PLUGINS: tuple[str, ...] = ("expression", "face", "tts", "vocoders", "styles")
 
 
 class PluginWarning(UserWarning):
