@@ -176,7 +176,9 @@ class DemoBackend:
             raise DemoInputError("No face found in this photo; the expression studio needs a visible face.")
         face = faces[max(range(len(faces)), key=lambda i: _area(faces[i]))]
         c, h, w = self.cvae().input_size
-        return images.crop_face(array, face.box, size=(h, w), grayscale=c == 1)
+        crop = images.crop_face(array, face.box, size=(h, w), grayscale=c == 1)
+        tensor = torch.from_numpy(crop).float().div(255.0)
+        return tensor.reshape(1, h, w, c).permute(0, 3, 1, 2).contiguous()
 
     def morph(self, image: Any, target: str, steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Photo -> (frames from the face to ``target``, the face rendered in all 7 emotions)."""
