@@ -169,3 +169,39 @@ def test_infer_stops_when_the_stop_token_fires() -> None:
         warnings.simplefilter("error", RuntimeWarning)
         mels, mel_lengths, _ = model.infer(tokens, lengths, max_decoder_steps=200)
     assert int(mel_lengths[0]) < 400 and mels.shape[2] == int(mel_lengths[0])
+
+
+def _tiny_corpus(root: Path) -> Path:
+    from facevox.audio import save_wav
+
+    (root / "wavs").mkdir(parents=True)
+    rows = []
+    for i, text in enumerate(["A cat.", "The dog ran.", "Hello there, friend!"]):
+        t = torch.arange(int(22050 * (0.4 + 0.1 * i))) / 22050
+        save_wav(root / "wavs" / f"u{i}.wav", 0.3 * torch.sin(2 * torch.pi * (200 + 50 * i) * t), 22050)
+        rows.append(f"u{i}|{text}|{text}")
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def test_train_command_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from facevox_tts.train import export_weights, train_command
+
+    data = _tiny_corpus(tmp_path / "corpus")
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--out", str(out), "--val-count", "1", "--eval-every", "2", "--batch-size", "2"]
+    result = CliRunner().invoke(train_command, [*args, "--steps", "2"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert (out / "last.pt").is_file() and list(out.glob("align_*.png"))
+    assert len(list((out / "mels").glob("*.npy"))) == 3
+    result = CliRunner().invoke(train_command, [*args, "--steps", "3", "--resume"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "resumed" in result.output and "at step 2" in result.output
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == 3
+    weights = export_weights(out / "last.pt", tmp_path / "w.safetensors")
+    model = Tacotron(TacotronConfig(n_symbols=len(SYMBOLS)))
+    import facevox
+
+    facevox.load_weights(model, weights)

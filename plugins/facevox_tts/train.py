@@ -35,7 +35,16 @@ from .data import Utterance, build_mel_cache, length_buckets, load_mel, read_cor
 from .tacotron import Tacotron, TacotronConfig
 from .text import SYMBOLS, EnglishCharacters
 
-__all__ = ["Batch", "TrainItem", "alignment_metrics", "make_batch", "prepare_items", "tacotron_loss", "train_command"]
+__all__ = [
+    "Batch",
+    "TrainItem",
+    "alignment_metrics",
+    "export_weights",
+    "make_batch",
+    "prepare_items",
+    "tacotron_loss",
+    "train_command",
+]
 
 
 @dataclass
@@ -324,6 +333,25 @@ def train_command(
                 t0 = time.time()
     bar.close()
     log.close()
+
+
+def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
+    """Write the model of a training checkpoint (``last.pt``/``best.pt``) as shipped weights.
+
+    Args:
+        checkpoint: a checkpoint written by :func:`train_command`.
+        path: destination ``.safetensors`` (written atomically).
+        dtype: cast to this dtype (``float16`` halves the file); ``None`` keeps float32.
+
+    Returns:
+        ``path``.
+    """
+    from facevox import save_weights
+
+    state = torch.load(checkpoint, weights_only=True)
+    model = Tacotron(config_from_dict(TacotronConfig, json.loads(state["config"])))
+    model.load_state_dict(state["model"])
+    return save_weights(model, path, dtype=dtype)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m facevox_tts.train`, same as `facevox train tts`

@@ -1,0 +1,197 @@
+"""Text-to-speech benchmark: intelligibility (Whisper WER), speed (RTF) and alignment failures.
+
+Synthesizes a fixed set of sentences that are NOT in the training transcripts (written for
+this benchmark in the style of LJSpeech chapters 40-50, plus sentences with numbers and
+abbreviations) with one acoustic model and each vocoder, then reports per vocoder:
+
+* WER: Whisper tiny.en (faster-whisper, offline, ``benchmarks/asr.py``) word error rate after
+  Whisper's English normalisation of reference and transcript (corpus WER over all sentences);
+* RTF: compute seconds per second of audio, acoustic model and vocoder separately, batch 1,
+  ``--threads`` torch threads;
+* alignment failures: sentences whose decoder hit its step cap or predicted no stop, and
+  sentences whose free-running attention skipped tokens (``max`` weight never on a token).
+
+Usage::
+
+    python benchmarks/bench_tts.py                                   # shipped model, both vocoders
+    python benchmarks/bench_tts.py --checkpoint /work/ckpt/tts/run1/best.pt --vocoders hifigan.universal
+    python benchmarks/bench_tts.py --limit 10 --out /tmp/tts_bench --json results.json
+
+Needs the ``bench`` extra (``pip install -e ".[bench]"``) for the WER; ``--no-asr`` skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import facevox
+import torch
+from facevox.audio import save_wav
+from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL
+
+SENTENCES: tuple[str, ...] = (
+    # In the style of LJSpeech chapters 40-50 (the Warren Commission report); written for this
+    # benchmark, not taken from any transcript.
+    "The committee heard the testimony of eleven witnesses during the first week of its inquiry.",
+    "He told the agents that he had left the building shortly after the shots were fired.",
+    "A long package was discovered near the stairway, hidden between two rows of boxes.",
+    "Several people who stood near the corner later described a man in a light jacket.",
+    "The report concluded that the evidence did not support the theory of a second gunman.",
+    "She said that her husband rarely spoke about his work or his friends.",
+    "The motorcade turned slowly onto the street and passed in front of the crowd.",
+    "Investigators compared the fibers on the blanket with those found in the garage.",
+    "The police officer stopped the man and asked him a few simple questions.",
+    "A careful review of the film showed the exact moment the car began to speed up.",
+    "The witness could not remember whether the window had been open or closed.",
+    "Records from the post office confirmed that the package was mailed in March.",
+    "His landlady stated that he paid the rent on time and kept to himself.",
+    "The doctors worked for nearly an hour before they announced that nothing more could be done.",
+    "Agents of the secret service were assigned to ride in the car behind the president.",
+    "The commission examined every photograph that had been taken along the route.",
+    "He was later moved to a larger cell on the fifth floor of the city jail.",
+    "The letters were written by hand and signed with a name that he often used.",
+    "Nobody in the office noticed when he walked down the back stairs.",
+    "The chief of police said that the crowd had been larger than expected.",
+    "In the months that followed, the newspapers printed many conflicting stories.",
+    "The bullet was carefully wrapped and sent to the laboratory in Washington.",
+    "Her neighbors described her as a quiet woman who seldom had visitors.",
+    "The route of the parade had been published in the morning papers two days earlier.",
+    "The clerk recognized the photograph and said that he had sold him the pistol.",
+    "Experts testified that the weapon could be fired three times in less than six seconds.",
+    "The driver did not hear the first shot because of the noise of the motorcycles.",
+    "Each statement was checked against the records of the telephone company.",
+    # Numbers, abbreviations, symbols.
+    "Dr. Smith arrived at 10:30 am and left before noon.",
+    "The ticket cost $42.50, which was more than he had expected.",
+    "Mr. and Mrs. Brown have lived on Elm St. since 1987.",
+    "About 75% of the voters supported the new plan.",
+    "She finished 3rd in the race, only 2 seconds behind the winner.",
+    "The museum on Fifth Avenue opened on May 21st, 1964.",
+    "Gen. Walker received 1,500 letters in a single month.",
+    "Prof. Green gave a lecture to 250 students at 9:15 in the morning.",
+    "The company reported a profit of $3 million in 2019.",
+    "Flight 447 departed at 7:00 pm with 12 passengers on board.",
+    "The FBI interviewed 25 people in the first 48 hours.",
+    "Capt. Davis and Lt. Moore signed the report on the 2nd of June.",
+)
+
+
+def _load_acoustic(name: str, checkpoint: Path | None) -> torch.nn.Module:
+    if checkpoint is None:
+        return facevox.create_model(name)
+    if checkpoint.suffix == ".safetensors":
+        model = facevox.create_model(name, pretrained=False)
+        facevox.load_weights(model, checkpoint)
+        return model.eval()
+    state = torch.load(checkpoint, weights_only=True)  # a `facevox train tts` checkpoint
+    overrides = json.loads(state["config"]) if "config" in state else {}
+    model = facevox.create_model(name, pretrained=False, **overrides)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=DEFAULT_ACOUSTIC_MODEL, help="registered acoustic model")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="weights to use instead of the shipped ones (.safetensors, or a training .pt)")
+    ap.add_argument("--vocoders", nargs="+", default=["hifigan.universal", "griffinlim.default"])
+    ap.add_argument("--limit", type=int, default=None, help="first N sentences only")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for synthesis")
+    ap.add_argument("--asr-threads", type=int, default=2, help="threads for Whisper")
+    ap.add_argument("--no-asr", action="store_true", help="skip the WER (no bench extra needed)")
+    ap.add_argument("--out", type=Path, default=None, help="keep the WAV files in this folder")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    sentences = list(SENTENCES[: a.limit])
+    acoustic = _load_acoustic(a.model, a.checkpoint)
+    processor = facevox.create_text_processor(facevox.get_model_spec(a.model).card.preprocessing.text_processor)
+    vocoders = {name: facevox.create_model(name).eval() for name in a.vocoders}
+    out = a.out
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    # 1. Acoustic model, batch 1: mels, timing, alignment failures.
+    mels, failures, skipped, acoustic_s = [], [], [], 0.0
+    for i, text in enumerate(sentences):
+        tokens, lengths = processor([text])
+        torch.manual_seed(a.seed)
+        start = time.process_time()
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            mel, mel_lengths, align = acoustic.infer(tokens, lengths)
+        acoustic_s += time.process_time() - start
+        cap = any(issubclass(w.category, RuntimeWarning) for w in caught)
+        if cap:
+            failures.append(i)
+        visited = torch.zeros(int(lengths[0]), dtype=torch.bool)
+        visited[align[0].argmax(-1)] = True
+        # Tokens the attention never focused on: a skip if a run of 3+ is missed.
+        run = longest = 0
+        for v in visited.tolist():
+            run = 0 if v else run + 1
+            longest = max(longest, run)
+        if longest >= 3:
+            skipped.append(i)
+        mels.append((mel, mel_lengths))
+    audio_s = sum(int(ml[0]) for _, ml in mels) * 256 / 22050
+
+    results: dict[str, object] = {
+        "model": a.model, "checkpoint": str(a.checkpoint) if a.checkpoint else "shipped",
+        "sentences": len(sentences), "audio_s": round(audio_s, 2),
+        "acoustic_rtf": round(acoustic_s / audio_s, 4),
+        "alignment_failures_cap": len(failures), "alignment_skips": len(skipped),
+        "failed_sentences": [sentences[i] for i in sorted({*failures, *skipped})],
+        "threads": a.threads, "vocoders": {},
+    }
+    print(f"acoustic model {a.model}: {len(sentences)} sentences, {audio_s:.1f} s of audio, "
+          f"RTF {acoustic_s / audio_s:.3f}, cap hit {len(failures)}, attention skips {len(skipped)}")
+
+    # 2. Each vocoder: timing, WAVs, WER.
+    for name, vocoder in vocoders.items():
+        voc_s = 0.0
+        paths = []
+        folder = out or Path(_tmpdir())
+        for i, (mel, mel_lengths) in enumerate(mels):
+            start = time.process_time()
+            with torch.no_grad():
+                wave, wave_lengths = vocoder(mel, mel_lengths)
+            voc_s += time.process_time() - start
+            path = folder / f"{name.replace('.', '_')}_{i:02d}.wav"
+            save_wav(path, wave[0, : int(wave_lengths[0])].clamp(-1, 1), int(vocoder.sample_rate))
+            paths.append(path)
+        entry: dict[str, object] = {"rtf": round(voc_s / audio_s, 4),
+                                    "total_rtf": round((voc_s + acoustic_s) / audio_s, 4)}
+        if not a.no_asr:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from asr import transcribe, wer
+
+            hyps = [transcribe(p, threads=a.asr_threads) for p in paths]
+            entry["wer"] = round(wer(sentences, hyps), 4)
+            entry["per_sentence"] = [
+                {"ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)} for r, h in zip(sentences, hyps, strict=True)
+            ]
+        results["vocoders"][name] = entry  # type: ignore[index]
+        print(f"{name}: RTF {voc_s / audio_s:.3f} (with acoustic {entry['total_rtf']:.3f})"
+              + (f", WER {entry['wer']:.3f}" if "wer" in entry else ""))
+    if a.json is not None:
+        a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _tmpdir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="bench_tts_")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
