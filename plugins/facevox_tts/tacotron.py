@@ -53,6 +53,7 @@ class TacotronConfig:
     dropout: float = 0.5  # encoder/postnet conv dropout (training only)
     max_steps_per_token: float = 3.0  # inference cap: decoder steps per input token (+ 20)
     stop_threshold: float = 0.5  # stop when sigmoid(stop logit) exceeds this
+    infer_window: int = 3  # inference: attend only tokens [focus - 1, focus + window] (0 = off)
     mel_floor: float = -11.5129  # log(1e-5): value of silent / padded frames
 
 
@@ -302,8 +303,16 @@ class Tacotron(AcousticModel):
         lengths = torch.zeros(b, dtype=torch.int64)
         done = torch.zeros(b, dtype=torch.bool)
         outs, aligns = [], []
+        positions = torch.arange(tokens.shape[1]).unsqueeze(0)
+        focus = torch.zeros(b, 1, dtype=torch.int64)
         for i in range(max_decoder_steps):
-            out, w = self._step(self.prenet(frame), state, memory, pmem, mask, None)
+            step_mask = mask
+            if cfg.infer_window > 0:
+                # Monotonic window around the last focus (attention constraint as in ESPnet's
+                # Tacotron 2 decoding): no skipping ahead, no jumping back.
+                step_mask = mask & (positions >= focus - 1) & (positions <= focus + cfg.infer_window)
+            out, w = self._step(self.prenet(frame), state, memory, pmem, step_mask, None)
+            focus = w.argmax(-1, keepdim=True)
             outs.append(out)
             aligns.append(w)
             frame = self.mel_proj(out).view(b, r, self.n_mels)[:, -1]
