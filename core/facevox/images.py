@@ -163,9 +163,10 @@ def crop_face(
     """
     import cv2
 
-    if hasattr(box, "x"):
-        box = (box.x, box.y, box.w, box.h)
-    x, y, w, h = (int(round(float(v))) for v in box)
+    values = [getattr(box, k) for k in "xywh"] if hasattr(box, "x") else list(box)
+    if len(values) != 4:
+        raise ValueError(f"face box must be (x, y, w, h), got {box!r}")
+    x, y, w, h = (int(round(float(v))) for v in values)
     if w <= 0 or h <= 0:
         raise ValueError(f"face box must have positive width and height, got (x, y, w, h) = {(x, y, w, h)}")
     if margin < 0:

@@ -127,19 +127,21 @@ class FaceEmotionPipeline:
                     UntrainedModelWarning,
                     stacklevel=2,
                 )
-            model = create_model(name)
-        if not isinstance(model, ExpressionClassifier):
+            built: Any = create_model(name)
+        else:
+            built = model
+        if not isinstance(built, ExpressionClassifier):
             raise TypeError(
                 f"model must be a registered expression model name or an ExpressionClassifier, "
-                f"got {type(model).__name__}"
+                f"got {type(built).__name__}"
             )
-        self.model = model.eval()
+        self.model = built.eval()
         self.model_name = name
         pre = get_model_spec(name).card.preprocessing if name else None
         self.mean = tuple(mean if mean is not None else (pre.mean if pre and pre.mean else (0.0,)))
         self.std = tuple(std if std is not None else (pre.std if pre and pre.std else (1.0,)))
-        self.labels: tuple[str, ...] = tuple(model.labels)
-        self.channels, self.height, self.width = model.input_size
+        self.labels: tuple[str, ...] = tuple(built.labels)
+        self.channels, self.height, self.width = built.input_size
         self.tta = tta
         self.margin = margin
         self._detector = detector
