@@ -181,7 +181,7 @@ class DemoBackend:
         return tensor.reshape(1, h, w, c).permute(0, 3, 1, 2).contiguous()
 
     def morph(self, image: Any, target: str, steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """Photo -> (frames from the face to ``target``, the face rendered in all 7 emotions)."""
+        """Photo -> (input crop + frames from the face to ``target``, the face in all 7 emotions)."""
         array = _check_image(image)
         if target not in EMOTIONS:
             raise DemoInputError(f"Unknown emotion {target!r}; choose one of {', '.join(EMOTIONS)}.")
@@ -190,8 +190,8 @@ class DemoBackend:
             raise DemoInputError("Steps must be between 2 and 10.")
         crop = self._face_crop(array)
         model = self.cvae()
-        frames = model.morph(crop, target, steps=steps)
-        captions = ["source" if i == 0 else f"{100 * i / (steps - 1):.0f}% {target}" for i in range(steps)]
+        frames = torch.cat([crop, model.morph(crop, target, steps=steps)])
+        captions = ["input", "reconstruction"] + [f"{100 * i / (steps - 1):.0f}% {target}" for i in range(1, steps)]
         everyone = torch.cat([model.morph(crop, e, steps=1) for e in EMOTIONS])
         return render.face_strip(frames, captions), render.face_strip(everyone, list(EMOTIONS))
 
