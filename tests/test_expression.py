@@ -50,15 +50,15 @@ def _iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> floa
 
 
 def test_registered_models_and_detector() -> None:
-    assert {"expression.resmasknet", "expression.resmasknet_small"} <= set(
+    assert {"expression.resmasknet", "expression.resmasknet_wide"} <= set(
         facevox.list_models(task="expression-classification")
     )
     assert "opencv.haar" in facevox.list_face_detectors()
     info = facevox.model_info("expression.resmasknet")
     assert tuple(info["labels"]) == FER2013_LABELS and info["params"] < 10_000_000
     assert tuple(info["preprocessing"]["input_size"]) == (1, 48, 48)
-    small = facevox.model_info("expression.resmasknet_small")
-    assert small["params"] < info["params"]
+    wide = facevox.model_info("expression.resmasknet_wide")
+    assert wide["params"] > info["params"] and wide["pretrained"] is False
 
 
 def test_model_forward_attention_and_errors() -> None:
@@ -75,7 +75,10 @@ def test_model_forward_attention_and_errors() -> None:
         assert 0.0 <= float(a.last_mask.min()) and float(a.last_mask.max()) <= 1.0
     # the mask only re-weights: a zero feature map stays zero, shapes are kept
     att = attentions[0]
-    assert torch.equal(att(torch.zeros(2, 64, 24, 24)), torch.zeros(2, 64, 24, 24))
+    c = att.gate[1].in_channels
+    assert torch.equal(att(torch.zeros(2, c, 24, 24)), torch.zeros(2, c, 24, 24))
+    feats = torch.randn(2, c, 12, 12)
+    assert att(feats).shape == feats.shape and att.last_mask.shape == (2, 1, 12, 12)
     with pytest.raises(ValueError, match=r"images must be \(B, 1, H, W\)"):
         model(torch.zeros(1, 3, 48, 48))
     with pytest.raises(ValueError, match="same length"):
@@ -125,7 +128,7 @@ def _write_csv(path: Path, n_per_class: int, rng: np.random.Generator) -> Path:
 def test_train_writes_outputs_and_resumes(tmp_path: Path) -> None:
     data = _write_csv(tmp_path / "fer2013.csv", 10, np.random.default_rng(0))
     out = tmp_path / "run"
-    best = train(data, out, epochs=2, batch_size=35, lr=0.05, variant="resmasknet_small", seed=0, threads=1)
+    best = train(data, out, epochs=2, batch_size=35, lr=0.05, variant="resmasknet", seed=0, threads=1)
     for name in ["last.pt", "best.safetensors", "best.json", "history.json", "confusion.png", "recall.json"]:
         assert (out / name).is_file(), name
     recall = json.loads((out / "recall.json").read_text())
@@ -133,10 +136,10 @@ def test_train_writes_outputs_and_resumes(tmp_path: Path) -> None:
     assert sum(map(sum, recall["confusion"])) == 14 and best["epoch"] in (1, 2)
     history = json.loads((out / "history.json").read_text())["epochs"]
     assert [h["epoch"] for h in history] == [1, 2] and history[0]["side"] == 36 and history[1]["side"] == 48
-    train(data, out, epochs=3, batch_size=35, lr=0.05, variant="resmasknet_small", seed=0, threads=1, resume=True)
+    train(data, out, epochs=3, batch_size=35, lr=0.05, variant="resmasknet", seed=0, threads=1, resume=True)
     history = json.loads((out / "history.json").read_text())["epochs"]
     assert [h["epoch"] for h in history] == [1, 2, 3]  # continued, not restarted
-    model = ResMaskNet(ResMaskNetConfig(stem_channels=16, widths=(48, 96, 192)))
+    model = ResMaskNet(ResMaskNetConfig())
     facevox.load_weights(model, out / "best.safetensors")  # strict: key names match the model
 
 

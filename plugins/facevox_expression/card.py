@@ -5,7 +5,7 @@ from __future__ import annotations
 from facevox import ModelCard, Preprocessing
 from facevox.datasets import FER2013_LABELS
 
-__all__ = ["RESMASKNET_CARD", "RESMASKNET_SMALL_CARD"]
+__all__ = ["RESMASKNET_CARD", "RESMASKNET_WIDE_CARD"]
 
 _PREPROCESSING = Preprocessing(input_size=(1, 48, 48), mean=(0.5,), std=(0.25,))
 _SOURCE = (
@@ -34,12 +34,12 @@ RESMASKNET_CARD = ModelCard(
     ),
 )
 
-RESMASKNET_SMALL_CARD = ModelCard(
-    summary="Smaller, faster variant of expression.resmasknet (0.75 M parameters); ships untrained.",
+RESMASKNET_WIDE_CARD = ModelCard(
+    summary="Wider variant of expression.resmasknet (1.33 M parameters, 2x the compute); ships untrained.",
     licence="MIT",
     source=_SOURCE,
     preprocessing=_PREPROCESSING,
     labels=FER2013_LABELS,
-    training_data="none shipped; train with `facevox train expression --variant resmasknet_small`",
+    training_data="none shipped; train with `facevox train expression --variant resmasknet_wide`",
     recipe="same recipe as expression.resmasknet",
 )

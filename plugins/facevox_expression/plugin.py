@@ -7,8 +7,8 @@ from typing import Any
 
 from facevox import ModelSpec, Task, hookimpl
 
-from facevox_expression.card import RESMASKNET_CARD, RESMASKNET_SMALL_CARD
-from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
+from facevox_expression.card import RESMASKNET_CARD, RESMASKNET_WIDE_CARD
+from facevox_expression.model import RESMASKNET, RESMASKNET_WIDE, ResMaskNet, ResMaskNetConfig
 
 __all__ = ["register_face_detectors", "register_models", "register_trainers"]
 
@@ -22,7 +22,7 @@ def resmasknet(config: ResMaskNetConfig) -> ResMaskNet:
 
 @hookimpl
 def register_models(register: Any) -> None:
-    """Register ``expression.resmasknet`` (shipped weights) and ``expression.resmasknet_small``."""
+    """Register ``expression.resmasknet`` (shipped weights) and ``expression.resmasknet_wide``."""
     register(ModelSpec(
         name="expression.resmasknet",
         task=Task.EXPRESSION_CLASSIFICATION,
@@ -32,11 +32,11 @@ def register_models(register: Any) -> None:
         weights=_WEIGHTS / "resmasknet.safetensors",
     ))
     register(ModelSpec(
-        name="expression.resmasknet_small",
+        name="expression.resmasknet_wide",
         task=Task.EXPRESSION_CLASSIFICATION,
         factory=resmasknet,
-        config=RESMASKNET_SMALL,
-        card=RESMASKNET_SMALL_CARD,
+        config=RESMASKNET_WIDE,
+        card=RESMASKNET_WIDE_CARD,
         weights=None,
     ))
 

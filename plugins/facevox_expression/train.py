@@ -42,14 +42,14 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm import tqdm
 
-from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
+from facevox_expression.model import RESMASKNET, RESMASKNET_WIDE, ResMaskNet, ResMaskNetConfig
 
 __all__ = ["augment", "command", "evaluate", "normalize", "train"]
 
 MEAN, STD = 0.5, 0.25
 """Input normalisation: ``(pixel / 255 - MEAN) / STD``."""
 
-VARIANTS: dict[str, ResMaskNetConfig] = {"resmasknet": RESMASKNET, "resmasknet_small": RESMASKNET_SMALL}
+VARIANTS: dict[str, ResMaskNetConfig] = {"resmasknet": RESMASKNET, "resmasknet_wide": RESMASKNET_WIDE}
 """Architectures the recipe can train (``--variant``); the registered models use the same configs."""
 
 
