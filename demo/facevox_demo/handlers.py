@@ -122,8 +122,7 @@ class DemoBackend:
             if self._emotion is None:
                 from facevox.pipelines.emotion import FaceEmotionPipeline
 
-                kwargs = {} if self.expression_model is None else {"model": self.expression_model}
-                self._emotion = FaceEmotionPipeline(**kwargs)
+                self._emotion = FaceEmotionPipeline(model=self.expression_model)
             return self._emotion
 
     def voice(self, vocoder: str | None) -> Any:

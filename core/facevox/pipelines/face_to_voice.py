@@ -200,8 +200,7 @@ class FaceToVoicePipeline:
             if self._emotion is None:
                 from facevox.pipelines.emotion import FaceEmotionPipeline
 
-                kwargs = {} if self.expression_model is None else {"model": self.expression_model}
-                self._emotion = FaceEmotionPipeline(**kwargs)
+                self._emotion = FaceEmotionPipeline(model=self.expression_model)
             return self._emotion
 
     @property
