@@ -1,0 +1,226 @@
+"""Benchmark of the face plugin (face.ae, face.vae, face.cvae) on the FER2013 validation split.
+
+Prints (and optionally writes as JSON):
+
+* reconstruction MSE and SSIM (``skimage.metrics.structural_similarity``, data range 1) per model;
+* linear probe: ``sklearn`` logistic regression on AE / VAE latents (standardised) fitted on
+  training faces, accuracy on validation (7 emotions, chance 14 %);
+* expression synthesis: every validation face morphed by ``face.cvae`` to each of the 7
+  emotions, the rate at which the shipped expression classifier assigns the target (per
+  emotion and mean), and identity as SSIM between source and morph. Skipped (reported as not
+  measured) when no expression classifier with weights is registered.
+
+Usage::
+
+    python benchmarks/bench_face.py /path/to/fer2013 [--probe-train 10000] [--json out.json]
+        [--weights face.ae=/path/model.safetensors ...]   # evaluate checkpoints before shipping
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import facevox
+import numpy as np
+import torch
+from facevox.datasets import FER2013_LABELS, load_fer2013
+
+
+def _batches(x: torch.Tensor, size: int = 256):
+    for i in range(0, len(x), size):
+        yield x[i : i + size]
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from skimage.metrics import structural_similarity
+
+    return np.array([structural_similarity(p, q, data_range=1.0) for p, q in zip(a, b, strict=True)])
+
+
+@torch.no_grad()
+def _reconstruction(model, x: torch.Tensor) -> dict[str, float]:
+    recon = torch.cat([model.reconstruct(b) for b in _batches(x)])
+    ssim = _ssim(x[:, 0].double().numpy(), recon[:, 0].double().numpy())
+    return {"mse": float((recon - x).pow(2).mean()), "ssim": float(ssim.mean())}
+
+
+@torch.no_grad()
+def _latents(model, x: torch.Tensor) -> np.ndarray:
+    return torch.cat([model.encode(b) for b in _batches(x)]).float().numpy()
+
+
+def _probe(model, x_tr, y_tr, x_va, y_va) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5))
+    clf.fit(_latents(model, x_tr), y_tr)
+    return float((clf.predict(_latents(model, x_va)) == y_va).mean())
+
+
+def _probe_cv(model, x_va, y_va) -> float:
+    """Secondary: 5-fold cross-validated probe inside the validation split (no train/val shift)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5))
+    return float(cross_val_score(clf, _latents(model, x_va), y_va, cv=5).mean())
+
+
+def _classifier(name: str | None = None):
+    if name is None:
+        names = [n for n in facevox.list_models(task="expression-classification") if facevox.model_info(n)["pretrained"]]
+        names.sort(key=lambda n: (not n.startswith("expression."), n))
+        if not names:
+            return None, None
+        name = names[0]
+    return name, facevox.create_model(name).eval()
+
+
+@torch.no_grad()
+def _classify(clf, spec, x: torch.Tensor) -> torch.Tensor:
+    pre = spec.card.preprocessing
+    mean = torch.tensor(pre.mean or (0.0,)).view(1, -1, 1, 1)
+    std = torch.tensor(pre.std or (1.0,)).view(1, -1, 1, 1)
+    c, h, w = clf.input_size
+    if (h, w) != tuple(x.shape[-2:]):
+        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    x = x.expand(-1, c, -1, -1)
+    return torch.cat([clf((b - mean) / std).argmax(1) for b in _batches(x)])
+
+
+@torch.no_grad()
+def _synthesis(cvae, x: torch.Tensor, y: np.ndarray, classifier: str | None) -> dict[str, float] | None:
+    name, clf = _classifier(classifier)
+    if clf is None:
+        return None
+    spec = facevox.get_model_spec(name)
+    order = [list(clf.labels).index(lab) for lab in cvae.labels]  # cvae label k -> classifier index
+    out: dict[str, float] = {"classifier": name}  # type: ignore[dict-item]
+    src_pred = _classify(clf, spec, x).numpy()
+    rates, ssims = [], []
+    for k, label in enumerate(cvae.labels):
+        morphed = torch.cat([cvae.morph(b, k) for b in _batches(x)])
+        pred = _classify(clf, spec, morphed).numpy()
+        rate = float((pred == order[k]).mean())
+        ssim = float(_ssim(x[:, 0].double().numpy(), morphed[:, 0].double().numpy()).mean())
+        out[f"target_rate_{label}"] = rate
+        out[f"source_rate_{label}"] = float((src_pred == order[k]).mean())
+        out[f"identity_ssim_{label}"] = ssim
+        rates.append(rate)
+        ssims.append(ssim)
+    out["target_rate_mean"] = float(np.mean(rates))
+    out["identity_ssim_mean"] = float(np.mean(ssims))
+    out["classifier_val_accuracy_on_sources"] = float((src_pred == np.array([order[v] for v in y])).mean())
+    return out
+
+
+@torch.no_grad()
+def write_docs_grid(models: dict, path: Path) -> None:
+    """Docs figure from the project's own models and public-domain input only (no FER2013 image):
+    scikit-image's astronaut face, its AE / VAE reconstructions and CVAE morphs to the 7 emotions,
+    and faces sampled by the VAE and, per emotion, by the CVAE."""
+    from facevox.images import crop_face
+    from facevox_face.grid import make_grid, save_png
+    from skimage.data import astronaut
+
+    rgb = astronaut()
+    box = facevox.create_face_detector().detect(rgb)[0]
+    face = torch.from_numpy(crop_face(rgb, box, size=(48, 48))).float().div(255)[None, None]
+    cvae = models["face.cvae"]
+    gen = torch.Generator().manual_seed(0)
+    rows = [
+        torch.cat([face, models["face.ae"].reconstruct(face), models["face.vae"].reconstruct(face),
+                   cvae.reconstruct(face)]),
+        torch.cat([face] + [cvae.morph(face, k) for k in range(7)]),
+        models["face.vae"].sample(8, generator=gen),
+    ]
+    z = torch.randn(4, cvae.latent_dim, generator=gen)
+    for i in range(2):
+        rows.append(torch.cat([cvae.decode(z[i : i + 1], torch.tensor([k])) for k in range(7)]))
+    save_png(make_grid(rows, scale=3), path)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path, help="FER2013 root (train/, val/) or fer2013.csv")
+    ap.add_argument("--probe-train", type=int, default=10000, help="training faces for the linear probe (0: all)")
+    ap.add_argument("--limit", type=int, default=0, help="use only N validation faces (0: all)")
+    ap.add_argument("--weights", action="append", default=[], help="NAME=PATH.safetensors to evaluate instead")
+    ap.add_argument("--skip", action="append", default=[], help="skip a section: recon, probe, synthesis")
+    ap.add_argument("--train-recon", type=int, default=0,
+                    help="also report reconstruction on N training faces (seen in training; a data-shift check)")
+    ap.add_argument("--classifier", default=None, help="expression classifier (default: first pretrained expression.*)")
+    ap.add_argument("--grid", type=Path, default=None, help="write the docs figure (no FER2013 image) here")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    override = dict(item.split("=", 1) for item in args.weights)
+
+    def load(name: str):
+        model = facevox.create_model(name, pretrained=name not in override)
+        if name in override:
+            facevox.load_weights(model, override[name])
+        return model.eval()
+
+    t0 = time.time()
+    xv, yv = load_fer2013(args.data, "val")
+    if args.limit:
+        keep = np.sort(np.random.default_rng(2).permutation(len(yv))[: args.limit])
+        xv, yv = xv[keep], yv[keep]
+    x_val = torch.from_numpy(xv).float().div(255).unsqueeze(1)
+    results: dict[str, object] = {"val_faces": len(yv)}
+    models = {n: load(n) for n in ("face.ae", "face.vae", "face.cvae")}
+    if "recon" not in args.skip:
+        for name, model in models.items():
+            results[f"{name}/recon"] = r = _reconstruction(model, x_val)
+            print(f"{name:10s} reconstruction: MSE {r['mse']:.5f}  SSIM {r['ssim']:.4f}", flush=True)
+    if args.train_recon:
+        xs, _ = load_fer2013(args.data, "train")
+        keep = np.random.default_rng(1).permutation(len(xs))[: args.train_recon]
+        x_seen = torch.from_numpy(xs[keep]).float().div(255).unsqueeze(1)
+        for name, model in models.items():
+            results[f"{name}/recon_train_split"] = r = _reconstruction(model, x_seen)
+            print(f"{name:10s} reconstruction on {len(keep)} TRAIN faces: MSE {r['mse']:.5f}  SSIM {r['ssim']:.4f}")
+    if "probe" not in args.skip:
+        xt, yt = load_fer2013(args.data, "train")
+        if args.probe_train:
+            keep = np.random.default_rng(0).permutation(len(yt))[: args.probe_train]
+            xt, yt = xt[keep], yt[keep]
+        x_tr = torch.from_numpy(xt).float().div(255).unsqueeze(1)
+        for name in ("face.ae", "face.vae"):
+            acc = _probe(models[name], x_tr, yt, x_val, yv)
+            results[f"{name}/probe_val_accuracy"] = acc
+            print(f"{name:10s} linear probe ({len(yt)} train faces): val accuracy {acc:.4f}", flush=True)
+            cv = _probe_cv(models[name], x_val, yv)
+            results[f"{name}/probe_val_5fold_cv_accuracy"] = cv
+            print(f"{name:10s} linear probe, 5-fold CV within val (secondary): {cv:.4f}", flush=True)
+    if "synthesis" not in args.skip:
+        syn = _synthesis(models["face.cvae"], x_val, yv, args.classifier)
+        results["face.cvae/synthesis"] = syn if syn is not None else "not measured: no expression classifier"
+        if syn is None:
+            print("expression synthesis: not measured (no pretrained expression classifier registered)")
+        else:
+            print(f"expression synthesis (classifier {syn['classifier']}):")
+            for label in FER2013_LABELS:
+                print(f"  -> {label:9s} target rate {syn[f'target_rate_{label}']:.3f}  "
+                      f"(source rate {syn[f'source_rate_{label}']:.3f})  identity SSIM {syn[f'identity_ssim_{label}']:.3f}")
+            print(f"  mean target rate {syn['target_rate_mean']:.4f}  mean identity SSIM {syn['identity_ssim_mean']:.4f}")
+    if args.grid:
+        write_docs_grid(models, args.grid)
+    results["seconds"] = round(time.time() - t0, 1)
+    print(json.dumps(results, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

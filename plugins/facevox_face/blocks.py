@@ -1,0 +1,172 @@
+"""Convolutional building blocks shared by the face autoencoders (AE, VAE, CVAE).
+
+All three models are built from :class:`ConvEncoder` (a :class:`facevox.Encoder`) and
+:class:`ConvDecoder` (a :class:`facevox.Decoder`): a DCGAN-style strided-convolution pyramid
+(Radford et al. 2016, "Unsupervised Representation Learning with Deep Convolutional GANs") with
+batch normalisation and a fully connected bottleneck. For 48x48 inputs and four stages the
+feature maps go 48 -> 24 -> 12 -> 6 -> 3 pixels.
+
+Images are ``(B, 1, H, W)`` float32 in ``[0, 1]`` (0 black, 1 white); ``H`` and ``W`` must be
+divisible by ``2 ** len(channels)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from facevox import Decoder, Encoder
+from torch import Tensor, nn
+
+__all__ = ["ConvBlock", "ConvDecoder", "ConvEncoder", "ConvNetConfig", "UpBlock", "check_images", "lerp_latents"]
+
+
+@dataclass
+class ConvNetConfig:
+    """Architecture shared by the face autoencoder configs."""
+
+    input_size: tuple[int, int, int] = (1, 48, 48)  # (channels, height, width) of the face crops
+    channels: tuple[int, ...] = (32, 64, 128, 256)  # feature channels per stride-2 stage
+    latent_dim: int = 128  # size of the latent code
+    blocks_per_stage: int = 1  # extra stride-1 conv blocks after each stride-2 block
+
+
+class ConvBlock(nn.Sequential):
+    """``Conv2d(3x3, stride) -> BatchNorm2d -> LeakyReLU(0.2)``.
+
+    ``(B, C_in, H, W)`` -> ``(B, C_out, H / stride, W / stride)`` float32.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+
+class UpBlock(nn.Sequential):
+    """``ConvTranspose2d(4x4, stride 2) -> BatchNorm2d -> LeakyReLU(0.2)``: doubles H and W.
+
+    ``(B, C_in, H, W)`` -> ``(B, C_out, 2H, 2W)`` float32.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+
+def _check_geometry(config: ConvNetConfig) -> tuple[int, int]:
+    c, h, w = config.input_size
+    factor = 2 ** len(config.channels)
+    if not config.channels:
+        raise ValueError("channels must name at least one stage")
+    if h % factor or w % factor:
+        raise ValueError(
+            f"input_size {config.input_size}: height and width must be divisible by 2**len(channels) = {factor}"
+        )
+    if config.latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {config.latent_dim}")
+    return h // factor, w // factor
+
+
+class ConvEncoder(Encoder):
+    """Image -> vector: stride-2 conv pyramid, flatten, linear.
+
+    ``forward(images)``: ``images`` ``(B, C, H, W)`` float32 in ``[0, 1]`` -> ``(B, out_features)``
+    float32. ``lengths`` is not used by image encoders and must be ``None``.
+    """
+
+    def __init__(self, config: ConvNetConfig, out_features: int) -> None:
+        super().__init__()
+        fh, fw = _check_geometry(config)
+        layers: list[nn.Module] = []
+        previous = config.input_size[0]
+        for ch in config.channels:
+            layers.append(ConvBlock(previous, ch, stride=2))
+            layers.extend(ConvBlock(ch, ch) for _ in range(config.blocks_per_stage))
+            previous = ch
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(previous * fh * fw, out_features)
+        self.input_size = tuple(config.input_size)
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if lengths is not None:
+            raise ValueError("ConvEncoder encodes images; lengths must be None")
+        if inputs.dim() != 4 or tuple(inputs.shape[1:]) != self.input_size:
+            raise ValueError(
+                f"expected images (B, {', '.join(map(str, self.input_size))}), got {tuple(inputs.shape)}"
+            )
+        # Centre the [0, 1] pixels so the first layer sees zero-mean-ish inputs.
+        return self.head(self.features(inputs * 2.0 - 1.0).flatten(1))
+
+
+class ConvDecoder(Decoder):
+    """Vector (+ optional condition) -> image: linear, transposed-conv pyramid, sigmoid.
+
+    ``forward(latent, condition=None)``: ``latent`` ``(B, latent_dim)`` float32, ``condition``
+    ``(B, condition_dim)`` float32 (e.g. a one-hot label; required iff ``condition_dim > 0``) ->
+    images ``(B, C, H, W)`` float32 in ``[0, 1]``.
+    """
+
+    def __init__(self, config: ConvNetConfig, condition_dim: int = 0) -> None:
+        super().__init__()
+        fh, fw = _check_geometry(config)
+        self.condition_dim = condition_dim
+        self.latent_dim = config.latent_dim
+        chans = list(reversed(config.channels))
+        self.start_shape = (chans[0], fh, fw)
+        self.fc = nn.Sequential(
+            nn.Linear(config.latent_dim + condition_dim, chans[0] * fh * fw),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans, chans[1:] + [chans[-1]], strict=False):
+            layers.extend(ConvBlock(cin, cin) for _ in range(config.blocks_per_stage))
+            layers.append(UpBlock(cin, cout))
+        layers.append(nn.Conv2d(chans[-1], config.input_size[0], 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, latent: Tensor, condition: Tensor | None = None) -> Tensor:
+        if latent.dim() != 2 or latent.shape[1] != self.latent_dim:
+            raise ValueError(f"expected latent (B, {self.latent_dim}), got {tuple(latent.shape)}")
+        if self.condition_dim:
+            if condition is None or tuple(condition.shape) != (latent.shape[0], self.condition_dim):
+                got = None if condition is None else tuple(condition.shape)
+                raise ValueError(f"expected condition (B={latent.shape[0]}, {self.condition_dim}), got {got}")
+            latent = torch.cat([latent, condition.to(latent.dtype)], dim=1)
+        elif condition is not None:
+            raise ValueError("this decoder is unconditional; condition must be None")
+        x = self.fc(latent).view(latent.shape[0], *self.start_shape)
+        return torch.sigmoid(self.net(x))
+
+
+def check_images(images: Tensor, input_size: tuple[int, int, int]) -> Tensor:
+    """Validate a batch of face crops: ``(B, C, H, W)`` floating point matching ``input_size``.
+
+    Raises:
+        ValueError: wrong rank, shape or dtype (the message says what is accepted).
+    """
+    if not isinstance(images, Tensor) or images.dim() != 4 or tuple(images.shape[1:]) != tuple(input_size):
+        got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"expected images (B, {', '.join(map(str, input_size))}) in [0, 1], got {got}")
+    if not images.is_floating_point():
+        raise ValueError(f"images must be a float tensor scaled to [0, 1], got dtype {images.dtype}")
+    return images
+
+
+def lerp_latents(za: Tensor, zb: Tensor, steps: int) -> Tensor:
+    """``steps`` evenly spaced latents from ``za`` to ``zb`` (both ``(1, D)``): ``(steps, D)``.
+
+    Raises:
+        ValueError: ``steps < 2`` or the latents are not single ``(1, D)`` rows of one size.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    if za.shape != zb.shape or za.dim() != 2 or za.shape[0] != 1:
+        raise ValueError(f"interpolate takes one image each for a and b, got latents {tuple(za.shape)}, {tuple(zb.shape)}")
+    t = torch.linspace(0, 1, steps, device=za.device, dtype=za.dtype).unsqueeze(1)
+    return (1 - t) * za + t * zb

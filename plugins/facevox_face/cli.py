@@ -1,0 +1,185 @@
+"""``facevox face``: reconstruct, sample, interpolate and morph faces from the command line.
+
+Outputs are PNG files written atomically; an existing file is only replaced with
+``--overwrite`` (all targets are checked before anything is written).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+from facevox import FaceAutoencoder, VariationalFaceAutoencoder
+from torch import Tensor
+
+from .grid import make_grid, save_png
+from .pipeline import FaceCrop, collect_images, load_face, load_faces
+
+__all__ = ["face_group"]
+
+
+def _model(name: str) -> FaceAutoencoder:
+    import facevox
+
+    model = facevox.create_model(name)
+    if not isinstance(model, FaceAutoencoder):
+        faces = ", ".join(facevox.list_models(task="face-autoencoder"))
+        raise click.BadParameter(f"{name} is not a face autoencoder; face models: {faces}", param_hint="--model")
+    if not facevox.model_info(name)["pretrained"]:
+        click.echo(f"warning: {name} ships without trained weights; outputs are meaningless", err=True)
+    return model.eval()
+
+
+def _common(default_model: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")(f)
+        f = click.option("--overwrite", is_flag=True, help="Replace existing output files.")(f)
+        f = click.option("--no-detect", is_flag=True, help="Inputs are face crops already: skip detection.")(f)
+        help_text = "Face model (see `facevox models --task face-autoencoder`)."
+        f = click.option("--model", "model_name", default=default_model, show_default=True, help=help_text)(f)
+        return f
+    return wrap
+
+
+def _check_free(paths: Sequence[Path], overwrite: bool) -> None:
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise click.ClickException(f"output exists: {', '.join(existing[:5])}; pass --overwrite to replace it")
+
+
+def _targets(inputs: Sequence[str], files: Sequence[Path], out: Path) -> list[Path]:
+    """One PNG file for a single file input, else a folder of ``<stem>.png``."""
+    if len(files) == 1 and len(inputs) == 1 and not Path(inputs[0]).is_dir():
+        if out.is_dir():
+            return [out / f"{files[0].stem}.png"]
+        if out.suffix.lower() != ".png":
+            raise click.BadParameter(f"{out}: for one input, -o must be a .png file (or an existing folder)",
+                                     param_hint="-o")
+        return [out]
+    stems = [p.stem for p in files]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise click.ClickException(f"several inputs share the file name stem(s) {clashes}; outputs would collide")
+    if out.suffix.lower() == ".png":
+        raise click.BadParameter(f"{out}: several inputs need -o to name a folder, not a .png file", param_hint="-o")
+    return [out / f"{s}.png" for s in stems]
+
+
+def _faces(inputs: Sequence[str], no_detect: bool, size: Sequence[int]) -> tuple[list[FaceCrop], list[Path]]:
+    files = collect_images(inputs)
+    crops, failures = load_faces(files, size=size, detect=not no_detect)
+    for path, reason in failures:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    return crops, files
+
+
+def _run_per_image(inputs: Sequence[str], out: Path, model: FaceAutoencoder, no_detect: bool, overwrite: bool,
+                   render: Callable[[Tensor], Tensor], scale: int) -> None:
+    files = collect_images(inputs)
+    targets = _targets(inputs, files, out)
+    _check_free(targets, overwrite)
+    if len(targets) > 1 or targets[0].parent != out.parent:
+        (targets[0].parent).mkdir(parents=True, exist_ok=True)
+    crops, failures = load_faces(files, size=model.input_size[1:], detect=not no_detect)
+    target_of = dict(zip(files, targets, strict=False))
+    for crop in crops:
+        frames = render(crop.image)
+        save_png(make_grid([frames], pad=0 if len(frames) == 1 else 2, scale=scale), target_of[crop.path],
+                 overwrite=overwrite)
+        click.echo(str(target_of[crop.path]))
+    for path, reason in failures:
+        click.echo(f"failed {path}: {reason}", err=True)
+    if failures:
+        raise click.ClickException(f"{len(failures)} of {len(files)} input(s) failed")
+
+
+@click.group("face")
+def face_group() -> None:
+    """Face autoencoders: reconstruct, sample, interpolate, and morph a face to another expression."""
+
+
+@face_group.command("reconstruct")
+@click.argument("images", nargs=-1, required=True)
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="A .png for one input; a folder for several inputs or a folder input.")
+@click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="Upscale the output.")
+@_common("face.ae")
+def reconstruct_command(images: tuple[str, ...], out: Path, scale: int, model_name: str, no_detect: bool,
+                        overwrite: bool, seed: int) -> None:
+    """Encode and decode face IMAGE(s); writes the reconstructed 48x48 face per input."""
+    torch.manual_seed(seed)
+    model = _model(model_name)
+    _run_per_image(images, out, model, no_detect, overwrite, lambda x: model.reconstruct(x), scale)
+
+
+@face_group.command("sample")
+@click.option("--n", "n", type=click.IntRange(1, 1024), default=16, show_default=True, help="Number of faces.")
+@click.option("--emotion", default=None, help="Expression of the sampled faces (conditional models).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output .png grid.")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Upscale the grid.")
+@_common(None)
+def sample_command(n: int, emotion: str | None, out: Path, scale: int, model_name: str | None, no_detect: bool,
+                   overwrite: bool, seed: int) -> None:
+    """Sample N new faces from the prior (default model: face.vae; face.cvae with --emotion)."""
+    name = model_name or ("face.cvae" if emotion else "face.vae")
+    model = _model(name)
+    if not isinstance(model, VariationalFaceAutoencoder):
+        raise click.BadParameter(f"{name} cannot sample (needs a variational model, e.g. face.vae)",
+                                 param_hint="--model")
+    labels = None
+    if emotion is not None:
+        if not model.num_labels:
+            raise click.BadParameter(f"{name} is not conditional; use --model face.cvae for --emotion")
+        index = model.label_index(emotion)  # type: ignore[operator]
+        labels = torch.full((n,), index, dtype=torch.long)
+    _check_free([out], overwrite)
+    faces = model.sample(n, labels=labels, generator=torch.Generator().manual_seed(seed))
+    cols = math.ceil(math.sqrt(n))
+    save_png(make_grid([faces[i : i + cols] for i in range(0, n, cols)], scale=scale), out, overwrite=overwrite)
+    click.echo(str(out))
+
+
+@face_group.command("interpolate")
+@click.argument("image_a")
+@click.argument("image_b")
+@click.option("--steps", type=click.IntRange(2, 64), default=8, show_default=True, help="Frames, ends included.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output .png (one row).")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Upscale the grid.")
+@_common("face.vae")
+def interpolate_command(image_a: str, image_b: str, steps: int, out: Path, scale: int, model_name: str,
+                        no_detect: bool, overwrite: bool, seed: int) -> None:
+    """Decode STEPS faces on the latent line from IMAGE_A to IMAGE_B."""
+    model = _model(model_name)
+    _check_free([out], overwrite)
+    size = model.input_size[1:]
+    a = load_face(image_a, size=size, detect=not no_detect).image
+    b = load_face(image_b, size=size, detect=not no_detect).image
+    frames = model.interpolate(a, b, steps=steps)  # type: ignore[operator]
+    save_png(make_grid([frames], scale=scale), out, overwrite=overwrite)
+    click.echo(str(out))
+
+
+@face_group.command("morph")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--to", "target", required=True, help="Target expression, e.g. happy.")
+@click.option("--steps", type=click.IntRange(1, 64), default=5, show_default=True,
+              help="Frames from the source to the target; 1: only the result.")
+@click.option("--strength", type=click.FloatRange(0, 4), default=None, help="Condition scale (default: card).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="A .png for one input; a folder for several inputs or a folder input.")
+@click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="Upscale the output.")
+@_common("face.cvae")
+def morph_command(images: tuple[str, ...], target: str, steps: int, strength: float | None, out: Path, scale: int,
+                  model_name: str, no_detect: bool, overwrite: bool, seed: int) -> None:
+    """Re-render face IMAGE(s) with expression --to (angry disgust fear happy neutral sad surprise)."""
+    model = _model(model_name)
+    morph = getattr(model, "morph", None)
+    if morph is None:
+        raise click.BadParameter(f"{model_name} cannot morph expressions; use face.cvae", param_hint="--model")
+    model.label_index(target)  # type: ignore[operator]  # fail early on an unknown expression
+    _run_per_image(images, out, model, no_detect, overwrite,
+                   lambda x: morph(x, target, steps=steps, strength=strength), scale)
