@@ -2,8 +2,11 @@
 
 For each audio clip of a data set (wav -> log-mel -> vocoder -> wav) and each vocoder:
 
-* RTF: vocoder compute seconds per second of audio, at each ``--threads`` setting (after a
+* RTF: vocoder wall-clock seconds per second of audio, at each ``--threads`` setting (after a
   warm-up run; ``torch.set_num_threads``), lower is faster, < 1 is faster than real time;
+  ``cpu_rtf``: process CPU seconds per second of audio (all threads summed), which a busy
+  machine inflates much less than wall-clock time (with 1 thread it approximates the RTF of
+  an idle core);
 * log-mel L1: mean absolute difference (natural log) between the mel of the original clip
   and the mel of the resynthesized one, over frames and bands (0 = identical);
 * with ``--asr``: Whisper tiny.en word error rate of the originals and of each vocoder's
@@ -57,18 +60,13 @@ def find_clips(root: Path, limit: int | None) -> list[tuple[Path, str | None]]:
     return clips[:limit] if limit else clips
 
 
-def time_vocoder(vocoder: torch.nn.Module, mel: torch.Tensor, repeats: int = 1) -> tuple[torch.Tensor, float]:
-    """Waveform ``(S,)`` and the best wall-clock seconds over ``repeats`` runs."""
+def time_vocoder(vocoder: torch.nn.Module, mel: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """Waveform ``(S,)``, wall-clock seconds and process CPU seconds of one run."""
     lengths = torch.tensor([mel.shape[-1]])
-    best = float("inf")
-    wave = torch.empty(0)
-    for _ in range(repeats):
-        start = time.perf_counter()
-        with torch.inference_mode():
-            waves, _ = vocoder(mel.unsqueeze(0), lengths)
-        best = min(best, time.perf_counter() - start)
-        wave = waves[0]
-    return wave, best
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        waves, _ = vocoder(mel.unsqueeze(0), lengths)
+    return waves[0], time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         for threads in args.threads:
             torch.set_num_threads(threads)
             time_vocoder(vocoder, mels[0][:, :64])  # warm-up
-            compute = 0.0
+            compute = cpu = 0.0
             outputs = []
             for mel in mels:
-                wave, spent = time_vocoder(vocoder, mel)
+                wave, spent, spent_cpu = time_vocoder(vocoder, mel)
                 compute += spent
+                cpu += spent_cpu
                 outputs.append(wave)
             row[f"rtf_{threads}t"] = compute / seconds
+            row[f"cpu_rtf_{threads}t"] = cpu / seconds
         l1 = [
             (mel_spectrogram(out, settings) - mel).abs().mean().item() for out, mel in zip(outputs, mels, strict=True)
         ]

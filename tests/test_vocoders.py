@@ -78,7 +78,7 @@ def test_hifigan_copy_synthesis_of_a_harmonic_signal(universal: HiFiGANVocoder) 
     resynth = mel_spectrogram(out[0])
     loud = mel > math.log(1e-3)  # bands that carry the signal
     error = (resynth - mel).abs()[loud].mean().item()
-    assert error < 0.6, f"copy synthesis log-mel L1 {error:.3f}"
+    assert error < 0.7, f"copy synthesis log-mel L1 {error:.3f}"
     # An untrained generator cannot do this: the check above is meaningful.
     untrained = facevox.create_model("hifigan.universal", checkpoint=None).eval()
     with torch.inference_mode():
