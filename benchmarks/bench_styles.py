@@ -6,7 +6,7 @@ For every registered speech style (the 7 FER2013 emotions), speaks the same sent
 * median F0 in Hz over all voiced frames (``librosa.pyin``, 60-500 Hz) and its change in
   semitones against neutral;
 * total duration in seconds and its ratio to neutral;
-* RMS level change in dB against neutral;
+* RMS level of the active speech (pauses left out), change in dB against neutral;
 * with ``--asr``: Whisper tiny.en word error rate against the transcripts, and its difference
   to neutral in points (target: within 3 points; needs the ``bench`` extra, see ``asr.py``).
 
@@ -116,7 +116,12 @@ def median_f0(waveform: np.ndarray, sample_rate: int) -> float:
 
 
 def _rms_db(waveform: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(waveform.astype(np.float64) ** 2)) + 1e-9))
+    """RMS level in dB of the active speech (silences more than 40 dB down left out)."""
+    import librosa
+
+    spans = librosa.effects.split(waveform, top_db=40, frame_length=1024, hop_length=256)
+    active = np.concatenate([waveform[a:b] for a, b in spans]) if len(spans) else waveform
+    return float(20 * np.log10(np.sqrt(np.mean(active.astype(np.float64) ** 2)) + 1e-9))
 
 
 def run(

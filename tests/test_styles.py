@@ -14,6 +14,7 @@ from facevox.styles import (
     blend_styles,
     get_speech_style,
     list_speech_styles,
+    mel_rate,
     resolve_style,
     stretch_mel,
 )
@@ -88,6 +89,21 @@ def test_rate_changes_duration_but_not_pitch() -> None:
     assert len(slow_high) == round(len(y) / 0.8)
     assert _median_f0(fast) == pytest.approx(_median_f0(y), rel=0.03)
     assert _median_f0(slow_high) / _median_f0(y) == pytest.approx(2 ** (2 / 12), rel=0.03)
+
+
+def test_phase_vocoder_keeps_the_level() -> None:
+    y = _voice(seconds=1.0)
+    styled = apply_style(y, SR, SpeechStyle("x", rate=1.2, pitch_semitones=-2.0)).numpy()
+    assert np.sqrt(np.mean(styled**2)) == pytest.approx(np.sqrt(np.mean(y**2)), rel=0.01)
+
+
+def test_mel_stretched_path_shifts_pitch_by_resampling_to_the_styles_rate() -> None:
+    style = SpeechStyle("x", rate=1.1, pitch_semitones=3.0)
+    assert mel_rate(style) == pytest.approx(1.1 / 2 ** (3 / 12))
+    y = _voice(seconds=1.0)  # stands for speech vocoded from a mel stretched by mel_rate(style)
+    out = apply_style(y, SR, style, mel_stretched=True).numpy()
+    assert len(out) == pytest.approx(len(y) / 2 ** (3 / 12), abs=2)  # overall: len(neutral) / rate
+    assert _median_f0(out) / _median_f0(y) == pytest.approx(2 ** (3 / 12), rel=0.03)
 
 
 def test_pause_scale_stretches_only_the_silent_gap() -> None:

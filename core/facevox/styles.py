@@ -36,6 +36,7 @@ __all__ = [
     "blend_styles",
     "get_speech_style",
     "list_speech_styles",
+    "mel_rate",
     "resolve_style",
     "stretch_mel",
 ]
@@ -192,11 +193,17 @@ def _as_mono_numpy(waveform: Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def _rms(y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+
+
 def _rate_and_pitch(y: np.ndarray, sample_rate: int, rate: float, semitones: float) -> np.ndarray:
     """Time-scale by ``rate`` and shift pitch by ``semitones`` with one phase-vocoder pass.
 
     Pitch is shifted the way ``librosa.effects.pitch_shift`` does (stretch longer by the pitch
-    factor, then resample shorter by it), with the rate folded into the same stretch.
+    factor, then resample shorter by it), with the rate folded into the same stretch. The
+    phase vocoder loses a few dB (phase incoherence between overlapping frames), so the RMS
+    level of the input is restored.
     """
     import librosa
 
@@ -210,7 +217,31 @@ def _rate_and_pitch(y: np.ndarray, sample_rate: int, rate: float, semitones: flo
         stretched = librosa.resample(
             stretched, orig_sr=float(sample_rate) * factor, target_sr=sample_rate, res_type="soxr_hq"
         )
-    return np.asarray(librosa.util.fix_length(stretched, size=target), dtype=np.float32)
+    out = np.asarray(librosa.util.fix_length(stretched, size=target), dtype=np.float32)
+    before, after = _rms(y), _rms(out)
+    return out * np.float32(before / after) if after > 0 else out
+
+
+def _pitch_by_resampling(y: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    """Raise pitch by ``semitones`` (and shorten by the same factor) with a plain soxr resample."""
+    import librosa
+
+    if semitones == 0.0:
+        return y
+    factor = 2.0 ** (semitones / 12.0)
+    out = librosa.resample(y, orig_sr=float(sample_rate), target_sr=float(sample_rate) / factor, res_type="soxr_hq")
+    return np.asarray(out, dtype=np.float32)
+
+
+def mel_rate(style: SpeechStyle | str | Mapping[str, float]) -> float:
+    """The rate to give :func:`stretch_mel` before ``apply_style(..., mel_stretched=True)``.
+
+    ``style.rate / 2 ** (pitch_semitones / 12)``: the mel is stretched by the pitch factor on
+    top of the style's rate, so that the resample which then shifts the pitch (and shortens
+    the audio by that factor) ends exactly at the style's rate, with no phase vocoder at all.
+    """
+    resolved = resolve_style(style)
+    return resolved.rate / 2.0 ** (resolved.pitch_semitones / 12.0)
 
 
 def _scale_pauses(y: np.ndarray, sample_rate: int, scale: float) -> np.ndarray:
@@ -258,23 +289,25 @@ def apply_style(
     sample_rate: int,
     style: SpeechStyle | str | Mapping[str, float],
     *,
-    apply_rate: bool = True,
+    mel_stretched: bool = False,
     ceiling: float = 0.98,
 ) -> Tensor:
     """Render a speech style on neutral speech.
 
-    Steps: rate and pitch (one phase-vocoder time stretch plus a soxr resample), pause
-    rescaling (inner silent gaps of at least 120 ms, found 40 dB below the peak), then gain of
-    ``energy_db`` followed by a soft peak limiter when the result would exceed ``ceiling``.
-    The neutral style returns the input unchanged (as a new tensor).
+    Steps: rate and pitch, pause rescaling (inner silent gaps of at least 120 ms, found 40 dB
+    below the peak), then gain of ``energy_db`` followed by a soft peak limiter when the
+    result would exceed ``ceiling``. Rate and pitch are done either on the waveform alone (one
+    phase-vocoder time stretch plus a soxr resample, level restored), or, with
+    ``mel_stretched``, after the caller stretched the mel by :func:`mel_rate` and vocoded it:
+    then a plain resample shifts the pitch and brings the duration to the style's rate. The
+    neutral style returns the input unchanged (as a new tensor).
 
     Args:
         waveform: ``(S,)`` or ``(1, S)`` float mono audio in ``[-1, 1]``.
         sample_rate: Hz, ``> 0``.
         style: a :class:`SpeechStyle`, an emotion label, or ``{emotion: probability}``
             (see :func:`resolve_style`).
-        apply_rate: ``False`` when the rate was already applied on the mel with
-            :func:`stretch_mel`.
+        mel_stretched: the waveform was vocoded from ``stretch_mel(mel, mel_rate(style))``.
         ceiling: maximum absolute sample value after the gain, in ``(0, 1]``.
 
     Returns:
@@ -292,7 +325,10 @@ def apply_style(
     y = _as_mono_numpy(waveform)
     if len(y) == 0:
         raise ValueError("waveform is empty")
-    y = _rate_and_pitch(y, sample_rate, resolved.rate if apply_rate else 1.0, resolved.pitch_semitones)
+    if mel_stretched:
+        y = _pitch_by_resampling(y, sample_rate, resolved.pitch_semitones)
+    else:
+        y = _rate_and_pitch(y, sample_rate, resolved.rate, resolved.pitch_semitones)
     y = _scale_pauses(y, sample_rate, resolved.pause_scale)
     if resolved.energy_db != 0.0:
         y = y * np.float32(10.0 ** (resolved.energy_db / 20.0))

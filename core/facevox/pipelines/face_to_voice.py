@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from facevox.registry import FacevoxError
-from facevox.styles import SpeechStyle, apply_style, get_speech_style, resolve_style, stretch_mel
 from torch import Tensor
+
+from facevox.audio import mel_spectrogram
+from facevox.registry import FacevoxError
+from facevox.styles import SpeechStyle, apply_style, get_speech_style, mel_rate, resolve_style, stretch_mel
 
 __all__ = [
     "DEFAULT_VOCODER",
@@ -46,10 +48,12 @@ class NoFaceError(FacevoxError, ValueError):
 
 
 class RateDomain(str, Enum):
-    """Where the speaking rate of a style is applied."""
+    """Where the speaking rate (and the duration side of the pitch shift) of a style is applied."""
 
-    MEL = "mel"  # interpolate the mel over time before vocoding (the vocoder makes fresh phase)
-    WAVEFORM = "waveform"  # phase-vocoder time stretch of the vocoded waveform
+    # stretch the mel over time before vocoding (the vocoder makes fresh phase), then shift the
+    # pitch by resampling: no phase vocoder
+    MEL = "mel"
+    WAVEFORM = "waveform"  # phase-vocoder time stretch + resample of the vocoded waveform
 
 
 @dataclass
@@ -69,8 +73,8 @@ class FaceToVoiceResult:
         style: the :class:`facevox.SpeechStyle` applied (``style.emotion == emotion``).
         waveform: ``(S,)`` float32 styled speech in ``[-1, 1]``.
         sample_rate: Hz.
-        mel: ``(n_mels, T)`` float32 natural-log mel that was vocoded (after the rate change
-            when it is applied on the mel).
+        mel: ``(n_mels, T)`` float32 natural-log mel: the acoustic model's for neutral
+            speech, else the mel of the styled waveform (``facevox.audio.mel_spectrogram``).
         alignments: attention weights of the synthesis (``(T_dec, L)`` or the speech
             pipeline's format), for plotting; ``None`` if it gives none.
         neutral_duration_s: duration of the unstyled speech, seconds.
@@ -325,13 +329,16 @@ class FaceToVoicePipeline:
         sample_rate = int(speech.sample_rate)
         neutral = _mono(speech.waveform)
         mel = _mel_2d(speech.mel)
-        on_mel = self.rate_domain is RateDomain.MEL and not math.isclose(style.rate, 1.0)
-        if on_mel:
-            mel = stretch_mel(mel, style.rate)
-            neutral_for_style = self._vocode(mel)
+        if style == SpeechStyle(style.emotion):  # neutral: nothing to do
+            waveform = neutral.clone()
+        elif self.rate_domain is RateDomain.MEL:
+            rate = mel_rate(style)
+            source = neutral if math.isclose(rate, 1.0) else self._vocode(stretch_mel(mel, rate))
+            waveform = apply_style(source, sample_rate, style, mel_stretched=True)
         else:
-            neutral_for_style = neutral
-        waveform = apply_style(neutral_for_style, sample_rate, style, apply_rate=not on_mel)
+            waveform = apply_style(neutral, sample_rate, style)
+        if not torch.equal(waveform, neutral) and waveform.shape[-1] > 1024:
+            mel = mel_spectrogram(waveform)  # what is heard, for plots
         return FaceToVoiceResult(
             text=text,
             faces=faces,
