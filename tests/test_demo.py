@@ -7,6 +7,7 @@ the expected size, audio of plausible duration at the vocoder's sample rate.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,13 @@ def _image(path: Any) -> np.ndarray:
 def _audio(path: Any) -> tuple[np.ndarray, int]:
     data, rate = soundfile.read(path, dtype="float32")
     return data, int(rate)
+
+
+def test_demo_is_offline_and_local_by_default(client: Client) -> None:
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert client.src.startswith("http://127.0.0.1:")
+    config = client.config
+    assert config.get("analytics_enabled") is False and not config.get("share_url")
 
 
 def test_every_tab_has_a_named_endpoint(client: Client) -> None:
