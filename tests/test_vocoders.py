@@ -80,7 +80,7 @@ def test_hifigan_copy_synthesis_of_a_harmonic_signal(universal: HiFiGANVocoder) 
     error = (resynth - mel).abs()[loud].mean().item()
     assert error < 0.7, f"copy synthesis log-mel L1 {error:.3f}"
     # An untrained generator cannot do this: the check above is meaningful.
-    untrained = facevox.create_model("hifigan.universal", checkpoint=None).eval()
+    untrained = facevox.create_model("hifigan.universal", pretrained=False).eval()
     with torch.inference_mode():
         noise, _ = untrained(mel.unsqueeze(0), torch.tensor([frames]))
     assert (mel_spectrogram(noise[0]) - mel).abs()[loud].mean().item() > 2 * error
@@ -179,7 +179,7 @@ def test_griffin_lim_is_deterministic_and_leaves_global_rng_alone() -> None:
 @pytest.mark.parametrize("name", ["griffinlim.default", "hifigan.universal"])
 def test_bad_inputs_give_clear_errors(name: str) -> None:
     if name.startswith("hifigan"):
-        vocoder = facevox.create_model(name, checkpoint=None)
+        vocoder = facevox.create_model(name, pretrained=False)
     else:
         vocoder = facevox.create_model(name)
     mel = torch.zeros(1, 80, 8) - 5

