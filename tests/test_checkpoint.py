@@ -86,3 +86,27 @@ def test_save_replaces_existing_checkpoint_whole(toy: torch.nn.Module, tmp_path:
     loaded = load_pretrained(tmp_path / "ckpt")
     assert torch.equal(loaded.state_dict()["net.1.bias"], toy.state_dict()["net.1.bias"])
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temporary leftovers
+
+
+def test_weights_loader_used_only_when_pretrained(isolated_plugins: None) -> None:
+    import dataclasses
+
+    from facevox import hookimpl
+
+    def fill_with_ones(model: torch.nn.Module) -> None:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(1.0)
+
+    class _Loaded:
+        @hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register(dataclasses.replace(toy_plugin.toy_spec("toy.loaded"), weights_loader=fill_with_ones))
+
+    plugins.register_plugin(_Loaded(), name="loaded")
+    assert facevox.model_info("toy.loaded")["pretrained"] is True
+    pretrained = facevox.create_model("toy.loaded")
+    assert not pretrained.training
+    assert all(bool((p == 1).all()) for p in pretrained.parameters())
+    untrained = facevox.create_model("toy.loaded", pretrained=False)
+    assert untrained.training and not all(bool((p == 1).all()) for p in untrained.parameters())
