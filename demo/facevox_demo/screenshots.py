@@ -99,12 +99,19 @@ class Browser:
                 raise TimeoutError(f"timed out after {timeout:.0f} s waiting for: {expression}")
             time.sleep(0.5)
 
-    def screenshot(self, path: Path) -> None:
-        """Save the whole page (not only the viewport) as a PNG."""
+    def screenshot(self, path: Path, colors: int = 256) -> None:
+        """Save the whole page (not only the viewport) as a PNG, palette-reduced to ``colors``."""
+        import io
+
+        from PIL import Image
+
         height = int(self.js("Math.ceil(document.documentElement.scrollHeight)"))
         data = self.send("Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True,
                          clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})["data"]
-        path.write_bytes(base64.b64decode(data))
+        image = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+        if colors:
+            image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        image.save(path, optimize=True)
 
     def close(self) -> None:
         try:
