@@ -61,7 +61,7 @@ def normalize(images: Tensor) -> Tensor:
     return (x - MEAN) / STD
 
 
-def augment(images: Tensor, generator: torch.Generator, size: int | None = None) -> Tensor:
+def augment(images: Tensor, generator: torch.Generator, size: int | None = None, erase_p: float = 0.25) -> Tensor:
     """Random FER augmentation of a batch.
 
     Args:
@@ -69,11 +69,12 @@ def augment(images: Tensor, generator: torch.Generator, size: int | None = None)
         generator: RNG for every random choice (reproducible runs).
         size: output side in pixels (default: the input's); smaller sizes resample the face
             (progressive resizing: cheap low-resolution epochs first).
+        erase_p: probability of random erasing per image.
 
     Returns:
         ``(B, 1, size, size)`` float32, normalised like :func:`normalize`: rotation within +-12
         degrees, scale 0.88-1.12, shift within +-12 %, horizontal flip (p=0.5), brightness
-        +-0.15 and contrast 0.75-1.25 jitter, random erasing (p=0.5, 2-15 % of the area).
+        +-0.15 and contrast 0.75-1.25 jitter, random erasing (``erase_p``, 2-15 % of the area).
     """
     b = images.shape[0]
     x = images.float().div_(255.0).unsqueeze(1)
@@ -96,7 +97,7 @@ def augment(images: Tensor, generator: torch.Generator, size: int | None = None)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * uniform(0.75, 1.25).view(b, 1, 1, 1) + mean + uniform(-0.15, 0.15).view(b, 1, 1, 1)
     x = x.clamp_(0.0, 1.0)
-    # random erasing (Zhong et al. 2020): one rectangle of noise in half the images
+    # random erasing (Zhong et al. 2020): one rectangle of noise in a fraction of the images
     h, w = x.shape[-2:]
     area = uniform(0.02, 0.15) * h * w
     ratio = torch.exp(uniform(math.log(0.4), math.log(2.5)))
@@ -108,7 +109,7 @@ def augment(images: Tensor, generator: torch.Generator, size: int | None = None)
     cols = torch.arange(w).view(1, 1, w)
     box = (rows >= y0.view(b, 1, 1)) & (rows < (y0 + eh).view(b, 1, 1))
     box = box & (cols >= x0.view(b, 1, 1)) & (cols < (x0 + ew).view(b, 1, 1))
-    box = box & (torch.rand(b, generator=generator) < 0.5).view(b, 1, 1)
+    box = box & (torch.rand(b, generator=generator) < erase_p).view(b, 1, 1)
     noise = torch.rand(x.shape, generator=generator)
     x = torch.where(box.unsqueeze(1), noise, x)
     return (x - MEAN) / STD
@@ -224,8 +225,9 @@ def train(
     out: str | os.PathLike[str],
     epochs: int = 30,
     batch_size: int = 64,
-    lr: float = 0.04,
-    weight_decay: float = 5e-4,
+    lr: float = 2e-3,
+    weight_decay: float = 0.05,
+    optimizer_name: str = "adamw",
     label_smoothing: float = 0.1,
     class_weight_power: float = 0.3,
     variant: str = "resmasknet",
@@ -245,7 +247,10 @@ def train(
         out: output folder (created); see the module docstring for its files.
         epochs: total epochs of the one-cycle schedule; with ``resume`` it may differ from the
             original run (the remaining schedule is stretched, see :func:`lr_at`).
-        batch_size, lr, weight_decay: SGD-Nesterov settings; ``lr`` is the one-cycle peak.
+        batch_size, lr, weight_decay: optimiser settings; ``lr`` is the one-cycle peak
+            (weight decay is not applied to biases and norm parameters).
+        optimizer_name: ``"adamw"`` (default; learns FER faster in short budgets) or ``"sgd"``
+            (Nesterov momentum 0.9; use e.g. ``lr=0.04, weight_decay=5e-4``).
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
         class_weight_power: loss weight of class ``c`` is ``(mean count / count_c) ** power``
             (0: unweighted, 1: fully balanced).
@@ -292,12 +297,16 @@ def train(
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, momentum=0.9, nesterov=True,
-    )
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if optimizer_name == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=lr)
+    elif optimizer_name == "sgd":
+        optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    else:
+        raise click.BadParameter(f"unknown optimizer {optimizer_name!r}; accepted: adamw, sgd")
     steps_per_epoch = len(tr_y) // batch_size
     settings = {"data": str(data), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                "optimizer": optimizer_name,
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing,
                 "class_weight_power": class_weight_power, "variant": variant, "seed": seed, "bf16": bf16,
                 "low_res": low_res, "low_res_fraction": low_res_fraction,
@@ -415,9 +424,11 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Folder for checkpoints, best weights, confusion matrix and recall.")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1), help="Epochs (one-cycle length).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2))
-@click.option("--lr", default=0.04, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="Peak learning rate (SGD, Nesterov momentum 0.9).")
-@click.option("--weight-decay", default=5e-4, show_default=True, type=float)
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Peak learning rate of the one-cycle schedule.")
+@click.option("--weight-decay", default=0.05, show_default=True, type=float)
+@click.option("--optimizer", "optimizer_name", default="adamw", show_default=True, type=click.Choice(["adamw", "sgd"]),
+              help="AdamW, or SGD with Nesterov momentum (then use e.g. --lr 0.04 --weight-decay 5e-4).")
 @click.option("--label-smoothing", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True))
 @click.option("--class-weight-power", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Class-imbalance loss weighting: 0 none, 1 fully balanced.")
@@ -434,13 +445,14 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Finish by this UTC time (ISO 8601, or HH:MM today): the epoch count and schedule "
                    "are shortened to what the measured pace allows.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), hidden=True)
-def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float,
+def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer_name: str,
             label_smoothing: float, class_weight_power: float, variant: str, seed: int, threads: int | None,
             resume: bool, no_bf16: bool, low_res: int, low_res_fraction: float, deadline: str | None,
             limit: int | None) -> None:
     """Train the expression CNN on FER2013 (train split), validating on val each epoch."""
     when = _parse_deadline(deadline) if deadline else None
     best = train(data, out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 optimizer_name=optimizer_name,
                  label_smoothing=label_smoothing, class_weight_power=class_weight_power, variant=variant,
                  seed=seed, threads=threads, resume=resume, bf16=not no_bf16, low_res=low_res,
                  low_res_fraction=low_res_fraction, deadline=when, limit=limit)
