@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--acoustic", help="acoustic model name (--tts); default: the pipeline's")
     parser.add_argument("--vocoder", default="hifigan.universal", help="vocoder name")
     parser.add_argument("--rate-domain", nargs="+", default=["mel"], choices=["mel", "waveform"])
+    parser.add_argument("--emotions", nargs="+", help="only these styles (neutral is always included)")
     parser.add_argument("--asr", action="store_true", help="also measure WER (needs the bench extra)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", type=Path, help="keep the styled wavs in this folder")
@@ -208,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     emotions = list_speech_styles()
+    if args.emotions:
+        unknown = sorted(set(args.emotions) - set(emotions) - {"neutral"})
+        if unknown:
+            parser.error(f"no speech style for {unknown}; registered: {', '.join(emotions)}")
+        emotions = list(args.emotions)
     if "neutral" not in emotions:
         emotions = ["neutral", *emotions]
     emotions.sort(key=lambda e: (e != "neutral", e))
