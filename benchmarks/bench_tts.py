@@ -180,10 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                 {"ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)} for r, h in zip(sentences, hyps, strict=True)
             ]
         results["vocoders"][name] = entry  # type: ignore[index]
+        if a.json is not None:  # after each vocoder, so a long run leaves partial results
+            a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"{name}: RTF {voc_s / audio_s:.3f} (with acoustic {entry['total_rtf']:.3f})"
               + (f", WER {entry['wer']:.3f}" if "wer" in entry else ""))
-    if a.json is not None:
-        a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
