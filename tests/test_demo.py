@@ -117,7 +117,9 @@ def test_sample_is_seeded(client: Client) -> None:
     a = _image(client.predict(4, "happy", 7, api_name="/sample"))
     b = _image(client.predict(4, "happy", 7, api_name="/sample"))
     c = _image(client.predict(4, "any", 8, api_name="/sample"))
-    assert a.shape[1] == 4 * 112 and np.array_equal(a, b) and not np.array_equal(a[:112], c[:112])
+    assert a.shape[1] == 4 * 112 and c.shape[1] == 4 * 112 and np.array_equal(a, b)
+    if facevox.model_info("face.cvae")["pretrained"]:  # an untrained decoder draws the same grey
+        assert not np.array_equal(a[:112], c[:112])
 
 
 def test_speak_styles_the_voice(client: Client) -> None:
