@@ -258,5 +258,8 @@ def _alignment_plot(alignments: Any) -> np.ndarray:
     if alignments is None:
         return np.full((280, 800, 3), 255, np.uint8)
     if isinstance(alignments, (list, tuple)):  # one alignment per sentence: show the first
-        alignments = alignments[0]
+        if not alignments:
+            return np.full((280, 800, 3), 255, np.uint8)
+        title = "Attention alignment" + (f" (sentence 1 of {len(alignments)})" if len(alignments) > 1 else "")
+        return render.alignment_image(alignments[0], title=title)
     return render.alignment_image(alignments)
