@@ -12,7 +12,7 @@ Prints (and optionally writes as JSON):
 
 Usage::
 
-    python benchmarks/bench_face.py /path/to/fer2013 [--probe-train 10000] [--json out.json]
+    python benchmarks/bench_face.py /path/to/fer2013 [--probe-train 5000] [--json out.json]
         [--weights face.ae=/path/model.safetensors ...]   # evaluate checkpoints before shipping
 """
 
@@ -141,7 +141,7 @@ def write_docs_grid(models: dict, path: Path) -> None:
         torch.cat([face] + [cvae.morph(face, k) for k in range(7)]),
         models["face.vae"].sample(8, generator=gen),
     ]
-    z = torch.randn(4, cvae.latent_dim, generator=gen)
+    z = cvae.latent_mean + torch.randn(4, cvae.latent_dim, generator=gen) @ cvae.latent_scale.T
     for i in range(2):
         rows.append(torch.cat([cvae.decode(z[i : i + 1], torch.tensor([k])) for k in range(7)]))
     save_png(make_grid(rows, scale=3), path)
@@ -151,7 +151,7 @@ def write_docs_grid(models: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, help="FER2013 root (train/, val/) or fer2013.csv")
-    ap.add_argument("--probe-train", type=int, default=10000, help="training faces for the linear probe (0: all)")
+    ap.add_argument("--probe-train", type=int, default=5000, help="training faces for the linear probe (0: all)")
     ap.add_argument("--limit", type=int, default=0, help="use only N validation faces (0: all)")
     ap.add_argument("--weights", action="append", default=[], help="NAME=PATH.safetensors to evaluate instead")
     ap.add_argument("--skip", action="append", default=[], help="skip a section: recon, probe, synthesis")

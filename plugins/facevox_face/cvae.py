@@ -74,6 +74,9 @@ class ConditionalVAE(VariationalFaceAutoencoder):
         self.labels = EXPRESSIONS if cfg.num_labels == len(EXPRESSIONS) else tuple(map(str, range(cfg.num_labels)))
         self.encoder = ConvEncoder(cfg, 2 * cfg.latent_dim)
         self.decoder = ConvDecoder(cfg, condition_dim=cfg.num_labels)
+        # Sampling distribution of z (ex-post fit to the training posterior means, see fit_latent_prior).
+        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
+        self.register_buffer("latent_scale", torch.eye(cfg.latent_dim))  # Cholesky factor
 
     # ------------------------------------------------------------------ conditions
     def label_index(self, label: int | str) -> int:
@@ -151,9 +154,36 @@ class ConditionalVAE(VariationalFaceAutoencoder):
         return self.decoder(mu.expand(steps, -1), cond)
 
     @torch.no_grad()
+    def fit_latent_prior(self, images: Tensor, batch_size: int = 256) -> None:
+        """Fit the sampling distribution of z to the posterior means of ``images``.
+
+        A VAE with a small ``beta`` leaves its aggregate posterior far from ``N(0, I)``, and
+        prior samples then decode to washed-out faces; sampling from a Gaussian fitted to
+        the training codes (full covariance) is the ex-post density estimation of Ghosh et al. 2020
+        ("From Variational to Deterministic Autoencoders"). ``images``: ``(N, 1, H, W)`` in ``[0, 1]``.
+        """
+        was_training = self.training
+        self.eval()
+        mu = torch.cat([self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        if mu.shape[0] < 2:
+            raise ValueError("fit_latent_prior needs at least 2 images")
+        cov = torch.cov(mu.T.double()) + 1e-4 * torch.eye(mu.shape[1], dtype=torch.float64)
+        self.latent_mean.copy_(mu.mean(0))
+        self.latent_scale.copy_(torch.linalg.cholesky(cov).float())
+        self.train(was_training)
+
+    @torch.no_grad()
     def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` faces ``(n, 1, H, W)`` from ``z ~ N(0, I)``; ``labels`` ``(n,)`` sets their expression."""
-        return super().sample(n, labels, generator)
+        """``n`` new faces ``(n, 1, H, W)`` in ``[0, 1]``.
+
+        ``z = latent_mean + latent_scale @ eps``, ``eps ~ N(0, I)`` drawn from ``generator`` (the
+        standard prior until :meth:`fit_latent_prior` is called; shipped weights have it fitted).
+        ``labels`` ``(n,)`` int64 sets the expression (``None``: unconditioned).
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        eps = torch.randn(n, self.latent_dim, generator=generator).to(self.latent_mean.device)
+        return self.decode(self.latent_mean + eps @ self.latent_scale.T, labels)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         return super().example_inputs(batch_size, generator)
