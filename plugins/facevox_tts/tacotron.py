@@ -32,7 +32,7 @@ __all__ = ["LocationSensitiveAttention", "Tacotron", "TacotronConfig"]
 class TacotronConfig:
     """Architecture of :class:`Tacotron`."""
 
-    n_symbols: int = 39  # size of the token vocabulary (index 0 = padding)
+    n_symbols: int = 35  # token vocabulary size (en.chars has 35; index 0 = padding)
     n_mels: int = 80  # mel bins of the output spectrogram
     reduction_factor: int = 4  # mel frames emitted per decoder step (r)
     embedding_dim: int = 256  # character embedding size
