@@ -39,6 +39,8 @@ class ResMaskNetConfig:
     attention: bool = True  # residual masking + channel attention at the end of each stage
     attention_reduction: int = 8  # squeeze-excitation / mask-branch channel reduction
     dropout: float = 0.4  # dropout before the classifier (0 disables)
+    eval_blur_sigma: float = 0.0  # eval only: Gaussian blur (pixels) matching inputs to blurred training data
+    eval_contrast: float = 1.0  # eval only: per-image contrast factor around the image mean (1 = unchanged)
 
 
 class ResidualMaskAttention(SpatialAttention):
@@ -161,12 +163,38 @@ class ResMaskNet(ExpressionClassifier):
             if isinstance(m, _BasicBlock):
                 nn.init.zeros_(m.bn2.weight)
 
+    def _match_training_domain(self, images: Tensor) -> Tensor:
+        """Eval-time input adapter: blur and contrast-reduce ``(B, C, H, W)`` inputs.
+
+        The FER2013 training split shipped to us is blurred and low in contrast compared with
+        PublicTest and real photos (mean absolute horizontal gradient 3.8 vs 13.8 grey levels,
+        median per-image std 38 vs 54). With ``eval_blur_sigma`` / ``eval_contrast`` chosen to
+        match those statistics (not tuned on labels), sharp inputs look like the training data.
+        """
+        sigma, contrast = self.config.eval_blur_sigma, self.config.eval_contrast
+        x = images
+        if sigma > 0:
+            radius = max(1, int(round(3 * sigma)))
+            t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+            k = torch.exp(-0.5 * (t / sigma) ** 2)
+            k = k / k.sum()
+            c = x.shape[1]
+            x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+            x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+            x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        if contrast != 1.0:
+            mean = x.mean(dim=(-2, -1), keepdim=True)
+            x = (x - mean) * contrast + mean
+        return x
+
     def features(self, images: Tensor) -> Tensor:
         """Pooled features ``(B, widths[-1])`` for ``(B, C, H, W)`` normalised images."""
         if images.dim() != 4 or images.shape[1] != self.config.input_size[0]:
             raise ValueError(
                 f"images must be (B, {self.config.input_size[0]}, H, W) float, got shape {tuple(images.shape)}"
             )
+        if not self.training and (self.config.eval_blur_sigma > 0 or self.config.eval_contrast != 1.0):
+            images = self._match_training_domain(images)
         x = self.stages(self.stem(images))
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
@@ -175,7 +203,9 @@ class ResMaskNet(ExpressionClassifier):
         return self.head(self.dropout(self.features(images)))
 
 
-RESMASKNET = ResMaskNetConfig(stem_channels=16, widths=(48, 96, 192), blocks=(1, 1, 1))
+RESMASKNET = ResMaskNetConfig(
+    stem_channels=16, widths=(48, 96, 192), blocks=(1, 1, 1), eval_blur_sigma=2.0, eval_contrast=0.8
+)
 """``expression.resmasknet``: 0.75 M parameters, about 50 M multiply-adds per 48x48 face; the
 shipped model (sized so it trains in about an hour on one CPU core)."""
 
