@@ -27,3 +27,14 @@ def test_overwrite_refused_without_flag(tmp_path: Path) -> None:
 def test_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         atomic_write_text(tmp_path / "nope" / "x.txt", "x")
+
+
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        target = atomic_write_text(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o644
