@@ -264,6 +264,16 @@ def test_cli_no_detect_and_unknown_model(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- shipped weights
 
 
+def test_shipped_weights_load_and_are_trained(astronaut: np.ndarray) -> None:
+    spec = facevox.get_model_spec("expression.resmasknet")
+    assert spec.has_weights
+    model = facevox.create_model("expression.resmasknet")
+    untrained = facevox.create_model("expression.resmasknet", pretrained=False).eval()
+    (x,) = model.example_inputs(4, torch.Generator().manual_seed(0))
+    assert not torch.allclose(model(x), untrained(x))
+    assert set(spec.card.metrics) >= {"val_accuracy", "val_recall_happy"}
+
+
 def test_shipped_weights_see_a_smile(astronaut: np.ndarray) -> None:
     if not facevox.get_model_spec("expression.resmasknet").has_weights:
         pytest.skip("expression.resmasknet ships no weights yet")
