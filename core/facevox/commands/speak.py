@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,9 +48,24 @@ def _read_text(text: str | None, file: Path | None) -> str:
               help="Read the text from this UTF-8 file.")
 @click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.tacotron_joe].")
 @click.option("--vocoder", default=None, help="Vocoder [default: hifigan.universal; griffinlim.default is faster].")
+@click.option("--emotion", default=None, help="Speak in this emotion's style (e.g. happy, sad, angry).")
+@click.option("--face", "face_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Photo: speak in the style of the detected emotion of its largest face.")
+@click.option("--face-index", type=click.IntRange(min=0), default=None,
+              help="With --face: use this face (detection order) instead of the largest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (emotion, style, faces, duration) as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(
-    text: str | None, output: Path | None, file: Path | None, acoustic: str | None, vocoder: str | None, quiet: bool
+    text: str | None,
+    output: Path | None,
+    file: Path | None,
+    acoustic: str | None,
+    vocoder: str | None,
+    emotion: str | None,
+    face_path: Path | None,
+    face_index: int | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Synthesize speech from TEXT ('-' reads standard input) into a WAV file.
 
@@ -57,6 +74,8 @@ def command(
       facevox speak "Dr. Smith paid $42 on May 3rd." -o hello.wav
       facevox speak --file chapter.txt --vocoder griffinlim.default
       echo "Hello there." | facevox speak - -o hello.wav
+      facevox speak "What a lovely day." --emotion happy -o happy.wav
+      facevox speak "What a lovely day." --face photo.jpg -o styled.wav --json
     """
     from facevox.audio import save_wav
     from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL, DEFAULT_VOCODER, TextToSpeechPipeline
@@ -68,6 +87,11 @@ def command(
     if not target.parent.is_dir():
         raise click.BadParameter(f"folder {target.parent} does not exist", param_hint="--output")
     pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL, vocoder=vocoder or DEFAULT_VOCODER)
+    if face_index is not None and face_path is None:
+        raise click.UsageError("--face-index needs --face PHOTO")
+    if emotion is not None or face_path is not None:
+        _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json)
+        return
     try:
         pieces = pipeline.sentences(content)
     except ValueError as exc:
@@ -86,3 +110,36 @@ def command(
     if failed:
         click.echo(f"warning: {failed} sentence(s) hit the decoder cap and may be garbled", err=True)
     click.echo(f"{target} ({result.duration_s:.1f} s, {len(pieces)} sentence(s))")
+
+
+def _speak_styled(
+    pipeline: Any,
+    content: str,
+    target: Path,
+    emotion: str | None,
+    face_path: Path | None,
+    face_index: int | None,
+    as_json: bool,
+) -> None:
+    """``--emotion`` / ``--face``: speech styled by an emotion or by a photo's detected emotion."""
+    from facevox.audio import save_wav
+    from facevox.pipelines.face_to_voice import FaceToVoicePipeline
+    from facevox.styles import list_speech_styles
+
+    if emotion is not None and emotion not in list_speech_styles():
+        raise click.BadParameter(
+            f"no speech style for {emotion!r}; accepted: {', '.join(list_speech_styles())}", param_hint="--emotion"
+        )
+    styled = FaceToVoicePipeline(speech_pipeline=pipeline)
+    if face_path is None:
+        result = styled.speak(content, emotion)
+    else:
+        result = styled(face_path, content, emotion=emotion, face="largest" if face_index is None else face_index)
+    save_wav(target, result.waveform, result.sample_rate)
+    if as_json:
+        click.echo(json.dumps({"path": str(target), **result.to_dict()}))
+        return
+    if face_path is not None and result.face is not None:
+        probability = result.probabilities.get(result.emotion, 0.0)
+        click.echo(f"face {result.face_index} {list(result.face.box)}: {result.emotion} ({probability:.0%})", err=True)
+    click.echo(f"{target} ({result.duration_s:.1f} s, style {result.emotion})")
