@@ -67,3 +67,15 @@ def test_console_script_runs() -> None:
     assert done.returncode == 1
     assert "facevox: error: unknown model 'no.such_model'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_pipelines_are_lazy_top_level_names() -> None:
+    code = (
+        "import sys, facevox; assert 'facevox.pipelines.speech' not in sys.modules; "
+        "from facevox import TextToSpeechPipeline, FaceEmotionPipeline, FaceToVoicePipeline; "
+        "from facevox.pipelines.speech import UntrainedModelWarning as A; "
+        "from facevox.pipelines.emotion import UntrainedModelWarning as B; "
+        "assert A is B is facevox.UntrainedModelWarning; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr

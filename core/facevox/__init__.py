@@ -7,6 +7,8 @@ only from here and from the documented public submodules (``facevox.audio``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from facevox.card import ModelCard, ModelSpec, Preprocessing, Task, config_from_dict, config_to_dict
 from facevox.checkpoint import CheckpointError, load_pretrained, load_weights, save_pretrained, save_weights
 from facevox.hookspecs import hookimpl
@@ -15,6 +17,7 @@ from facevox.registry import (
     DuplicateModelError,
     FacevoxError,
     UnknownModelError,
+    UntrainedModelWarning,
     create_face_detector,
     create_model,
     create_text_processor,
@@ -40,7 +43,24 @@ from facevox.styles import SpeechStyle, blend_styles, get_speech_style, list_spe
 
 __version__ = "0.1.0"
 
+#: Pipelines, importable from ``facevox`` but loaded on first use (``import facevox`` stays cheap).
+_PIPELINES = ("FaceEmotionPipeline", "FaceToVoicePipeline", "TextToSpeechPipeline", "recognize_emotions")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PIPELINES:
+        from facevox import pipelines
+
+        return getattr(pipelines, name)
+    raise AttributeError(f"module 'facevox' has no attribute {name!r}")
+
+
 __all__ = [
+    "UntrainedModelWarning",
+    "recognize_emotions",
+    "TextToSpeechPipeline",
+    "FaceToVoicePipeline",
+    "FaceEmotionPipeline",
     "AcousticModel",
     "AcousticOutput",
     "Attention",

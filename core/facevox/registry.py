@@ -23,6 +23,7 @@ __all__ = [
     "DuplicateModelError",
     "FacevoxError",
     "UnknownModelError",
+    "UntrainedModelWarning",
     "create_face_detector",
     "create_model",
     "create_text_processor",
@@ -50,6 +51,10 @@ class UnknownModelError(FacevoxError, KeyError):
 
 class DuplicateModelError(FacevoxError, ValueError):
     """Two plugins registered the same name."""
+
+
+class UntrainedModelWarning(UserWarning):
+    """A pipeline was built on a registered model that ships no weights: its output is meaningless."""
 
 
 @dataclasses.dataclass

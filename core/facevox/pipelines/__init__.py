@@ -1,7 +1,8 @@
 """Ready-made pipelines: public entry points that chain models, detectors and I/O.
 
 * :class:`FaceEmotionPipeline` / :func:`recognize_emotions`: photo -> faces -> emotions.
-* ``facevox.pipelines.face_to_voice``: photo + text -> speech in the face's emotion.
+* :class:`TextToSpeechPipeline`: text -> speech (text processor, acoustic model, vocoder).
+* :class:`FaceToVoicePipeline`: photo + text -> speech in the face's emotion.
 
 Pipelines are imported lazily, so ``import facevox.pipelines`` stays cheap.
 """
@@ -12,10 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from facevox.pipelines.emotion import FaceEmotion, FaceEmotionPipeline, ImageEmotions, recognize_emotions
+    from facevox.pipelines.face_to_voice import FaceToVoicePipeline, FaceToVoiceResult, NoFaceError
+    from facevox.pipelines.speech import SpeechResult, TextToSpeechPipeline
 
-__all__ = ["FaceEmotion", "FaceEmotionPipeline", "ImageEmotions", "recognize_emotions"]
-
-_LAZY = {name: "facevox.pipelines.emotion" for name in __all__}
+_LAZY = {
+    **dict.fromkeys(["FaceEmotion", "FaceEmotionPipeline", "ImageEmotions", "recognize_emotions"], "facevox.pipelines.emotion"),
+    **dict.fromkeys(["FaceToVoicePipeline", "FaceToVoiceResult", "NoFaceError"], "facevox.pipelines.face_to_voice"),
+    **dict.fromkeys(["SpeechResult", "TextToSpeechPipeline"], "facevox.pipelines.speech"),
+}
+__all__ = [
+    "FaceEmotion",
+    "FaceEmotionPipeline",
+    "FaceToVoicePipeline",
+    "FaceToVoiceResult",
+    "ImageEmotions",
+    "NoFaceError",
+    "SpeechResult",
+    "TextToSpeechPipeline",
+    "recognize_emotions",
+]
+assert sorted(__all__) == sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from facevox.images import ImageReadError, crop_face, load_image, to_grayscale
-from facevox.registry import create_face_detector, create_model, get_model_spec
+from facevox.registry import UntrainedModelWarning, create_face_detector, create_model, get_model_spec
 from facevox.roles import ExpressionClassifier, FaceBox, FaceDetector
 
 __all__ = [
@@ -40,10 +40,6 @@ __all__ = [
 
 DEFAULT_EXPRESSION_MODEL = "expression.resmasknet"
 """Expression model used when none is named."""
-
-
-class UntrainedModelWarning(UserWarning):
-    """The pipeline was built on a registered model that ships without weights."""
 
 
 @dataclass

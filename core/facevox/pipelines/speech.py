@@ -21,7 +21,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from facevox.registry import FacevoxError, create_model, create_text_processor, get_model_spec
+from facevox.registry import (
+    FacevoxError,
+    UntrainedModelWarning,
+    create_model,
+    create_text_processor,
+    get_model_spec,
+)
 from facevox.roles import AcousticModel, Vocoder
 
 __all__ = ["DEFAULT_ACOUSTIC_MODEL", "DEFAULT_VOCODER", "SpeechResult", "TextToSpeechPipeline", "UntrainedModelWarning"]
@@ -30,10 +36,6 @@ __all__ = ["DEFAULT_ACOUSTIC_MODEL", "DEFAULT_VOCODER", "SpeechResult", "TextToS
 DEFAULT_ACOUSTIC_MODEL = "tts.tacotron_joe"
 #: Vocoder used when none is named (registered by the ``vocoders`` plugin).
 DEFAULT_VOCODER = "hifigan.universal"
-
-
-class UntrainedModelWarning(UserWarning):
-    """A model of the pipeline ships no weights: its output is noise, not speech."""
 
 
 @dataclass
