@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from PIL import Image
-
 from facevox.cli import main
+from PIL import Image
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "demo" / "facevox_demo" / "examples" / "astronaut.jpg"
 TEXT = "The quick brown fox jumps over the lazy dog."
