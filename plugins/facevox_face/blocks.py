@@ -12,13 +12,23 @@ divisible by ``2 ** len(channels)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from facevox import Decoder, Encoder
 from torch import Tensor, nn
 
-__all__ = ["ConvBlock", "ConvDecoder", "ConvEncoder", "ConvNetConfig", "UpBlock", "check_images", "lerp_latents"]
+__all__ = [
+    "ConvBlock",
+    "ConvDecoder",
+    "ConvEncoder",
+    "ConvNetConfig",
+    "UpBlock",
+    "check_images",
+    "fit_latent_gaussian",
+    "lerp_latents",
+]
 
 
 @dataclass
@@ -170,3 +180,29 @@ def lerp_latents(za: Tensor, zb: Tensor, steps: int) -> Tensor:
         raise ValueError(f"interpolate takes one image each for a and b, got latents {tuple(za.shape)}, {tuple(zb.shape)}")
     t = torch.linspace(0, 1, steps, device=za.device, dtype=za.dtype).unsqueeze(1)
     return (1 - t) * za + t * zb
+
+
+@torch.no_grad()
+def fit_latent_gaussian(
+    encode: Callable[[Tensor], Tensor], images: Tensor, batch_size: int = 256
+) -> tuple[Tensor, Tensor]:
+    """Gaussian (mean, Cholesky factor of the full covariance) of the codes of ``images``.
+
+    Ex-post density estimation (Ghosh et al. 2020, "From Variational to Deterministic
+    Autoencoders"): sampling ``z = mean + scale @ eps`` follows the aggregate posterior.
+
+    Args:
+        encode: maps ``(b, 1, H, W)`` images in ``[0, 1]`` to ``(b, D)`` codes.
+        images: ``(N, 1, H, W)`` in ``[0, 1]``, ``N >= 2``.
+
+    Returns:
+        ``mean`` ``(D,)`` and ``scale`` ``(D, D)`` lower-triangular, float32.
+
+    Raises:
+        ValueError: fewer than 2 images.
+    """
+    mu = torch.cat([encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    if mu.shape[0] < 2:
+        raise ValueError("fit_latent_prior needs at least 2 images")
+    cov = torch.cov(mu.T.double()) + 1e-4 * torch.eye(mu.shape[1], dtype=torch.float64)
+    return mu.mean(0), torch.linalg.cholesky(cov).float()

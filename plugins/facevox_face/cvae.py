@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from facevox import VariationalFaceAutoencoder
 from torch import Tensor
 
-from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, check_images
+from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, check_images, fit_latent_gaussian
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "EXPRESSIONS"]
 
@@ -164,12 +164,9 @@ class ConditionalVAE(VariationalFaceAutoencoder):
         """
         was_training = self.training
         self.eval()
-        mu = torch.cat([self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-        if mu.shape[0] < 2:
-            raise ValueError("fit_latent_prior needs at least 2 images")
-        cov = torch.cov(mu.T.double()) + 1e-4 * torch.eye(mu.shape[1], dtype=torch.float64)
-        self.latent_mean.copy_(mu.mean(0))
-        self.latent_scale.copy_(torch.linalg.cholesky(cov).float())
+        mean, scale = fit_latent_gaussian(self.encode, images, batch_size)
+        self.latent_mean.copy_(mean)
+        self.latent_scale.copy_(scale)
         self.train(was_training)
 
     @torch.no_grad()
