@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from facevox import Decoder, Encoder
@@ -24,6 +25,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "ConvNetConfig",
+    "FittedLatentPrior",
     "UpBlock",
     "check_images",
     "fit_latent_gaussian",
@@ -206,3 +208,45 @@ def fit_latent_gaussian(
         raise ValueError("fit_latent_prior needs at least 2 images")
     cov = torch.cov(mu.T.double()) + 1e-4 * torch.eye(mu.shape[1], dtype=torch.float64)
     return mu.mean(0), torch.linalg.cholesky(cov).float()
+
+
+class FittedLatentPrior:
+    """Mixin for the face VAEs: sample from a Gaussian fitted to the training codes.
+
+    The model registers buffers ``latent_mean`` ``(D,)`` (zeros) and ``latent_scale``
+    ``(D, D)`` (identity), so it samples from ``N(0, I)`` until :meth:`fit_latent_prior`.
+    """
+
+    latent_dim: int
+    latent_mean: Tensor
+    latent_scale: Tensor
+
+    @torch.no_grad()
+    def fit_latent_prior(self, images: Tensor, batch_size: int = 256) -> None:
+        """Fit the sampling distribution of z to the posterior means of ``images``.
+
+        A VAE with a small ``beta`` leaves its aggregate posterior far from ``N(0, I)``, and
+        prior samples then decode to washed-out faces; see :func:`fit_latent_gaussian`.
+        ``images``: ``(N, 1, H, W)`` in ``[0, 1]``.
+        """
+        model: Any = self
+        was_training = model.training
+        model.eval()
+        mean, scale = fit_latent_gaussian(model.encode, images, batch_size)
+        self.latent_mean.copy_(mean)
+        self.latent_scale.copy_(scale)
+        model.train(was_training)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` new faces ``(n, 1, H, W)`` in ``[0, 1]``.
+
+        ``z = latent_mean + latent_scale @ eps``, ``eps ~ N(0, I)`` drawn from ``generator`` (the
+        standard prior until :meth:`fit_latent_prior` is called; shipped weights have it fitted).
+        ``labels`` ``(n,)`` int64 sets the expression of conditional models (``None``: unconditioned).
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        eps = torch.randn(n, self.latent_dim, generator=generator).to(self.latent_mean.device)
+        model: Any = self
+        return model.decode(self.latent_mean + eps @ self.latent_scale.T, labels)  # type: ignore[no-any-return]

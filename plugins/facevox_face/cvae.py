@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from facevox import VariationalFaceAutoencoder
 from torch import Tensor
 
-from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, check_images, fit_latent_gaussian
+from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, FittedLatentPrior, check_images
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "EXPRESSIONS"]
 
@@ -45,7 +45,7 @@ class CVAEConfig(ConvNetConfig):
     morph_strength: float = 1.0  # condition scale of a finished morph (t = 1); > 1 exaggerates
 
 
-class ConditionalVAE(VariationalFaceAutoencoder):
+class ConditionalVAE(FittedLatentPrior, VariationalFaceAutoencoder):
     """CVAE with an unconditional encoder and an expression-conditioned decoder.
 
     ``forward(images, labels=None) -> (reconstruction, mu, logvar)``: ``images``
@@ -152,35 +152,6 @@ class ConditionalVAE(VariationalFaceAutoencoder):
         t = torch.linspace(0, 1, steps, device=mu.device).unsqueeze(1)
         cond = t * self.condition(target_labels, 1, scale)
         return self.decoder(mu.expand(steps, -1), cond)
-
-    @torch.no_grad()
-    def fit_latent_prior(self, images: Tensor, batch_size: int = 256) -> None:
-        """Fit the sampling distribution of z to the posterior means of ``images``.
-
-        A VAE with a small ``beta`` leaves its aggregate posterior far from ``N(0, I)``, and
-        prior samples then decode to washed-out faces; sampling from a Gaussian fitted to
-        the training codes (full covariance) is the ex-post density estimation of Ghosh et al. 2020
-        ("From Variational to Deterministic Autoencoders"). ``images``: ``(N, 1, H, W)`` in ``[0, 1]``.
-        """
-        was_training = self.training
-        self.eval()
-        mean, scale = fit_latent_gaussian(self.encode, images, batch_size)
-        self.latent_mean.copy_(mean)
-        self.latent_scale.copy_(scale)
-        self.train(was_training)
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` new faces ``(n, 1, H, W)`` in ``[0, 1]``.
-
-        ``z = latent_mean + latent_scale @ eps``, ``eps ~ N(0, I)`` drawn from ``generator`` (the
-        standard prior until :meth:`fit_latent_prior` is called; shipped weights have it fitted).
-        ``labels`` ``(n,)`` int64 sets the expression (``None``: unconditioned).
-        """
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        eps = torch.randn(n, self.latent_dim, generator=generator).to(self.latent_mean.device)
-        return self.decode(self.latent_mean + eps @ self.latent_scale.T, labels)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         return super().example_inputs(batch_size, generator)

@@ -16,7 +16,7 @@ import torch
 from facevox import VariationalFaceAutoencoder
 from torch import Tensor
 
-from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, check_images, fit_latent_gaussian
+from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, FittedLatentPrior, check_images
 
 __all__ = ["ConvVAE", "VAEConfig"]
 
@@ -28,7 +28,7 @@ class VAEConfig(ConvNetConfig):
     beta: float = 0.01  # KL weight against the per-image summed squared error (= 2 * decoder sigma**2)
 
 
-class ConvVAE(VariationalFaceAutoencoder):
+class ConvVAE(FittedLatentPrior, VariationalFaceAutoencoder):
     """Conv VAE with a diagonal Gaussian posterior and an ``N(0, I)`` prior.
 
     ``forward(images, labels=None) -> (reconstruction, mu, logvar)``: ``images``
@@ -78,34 +78,6 @@ class ConvVAE(VariationalFaceAutoencoder):
         """
         sq = (recon.float() - images.float()).pow(2).flatten(1).sum(1).mean()
         return sq + kl_weight * self.beta * self.kl_divergence(mu.float(), logvar.float())
-
-    @torch.no_grad()
-    def fit_latent_prior(self, images: Tensor, batch_size: int = 256) -> None:
-        """Fit the sampling distribution of z to the posterior means of ``images``.
-
-        A VAE with a small ``beta`` leaves its aggregate posterior far from ``N(0, I)``, and
-        prior samples then decode to washed-out faces; sampling from a Gaussian fitted to
-        the training codes (full covariance) is the ex-post density estimation of Ghosh et al. 2020
-        ("From Variational to Deterministic Autoencoders"). ``images``: ``(N, 1, H, W)`` in ``[0, 1]``.
-        """
-        was_training = self.training
-        self.eval()
-        mean, scale = fit_latent_gaussian(self.encode, images, batch_size)
-        self.latent_mean.copy_(mean)
-        self.latent_scale.copy_(scale)
-        self.train(was_training)
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` new faces ``(n, 1, H, W)`` in ``[0, 1]``.
-
-        ``z = latent_mean + latent_scale @ eps``, ``eps ~ N(0, I)`` drawn from ``generator`` (the
-        standard prior until :meth:`fit_latent_prior` is called; shipped weights have it fitted).
-        """
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        eps = torch.randn(n, self.latent_dim, generator=generator).to(self.latent_mean.device)
-        return self.decode(self.latent_mean + eps @ self.latent_scale.T, labels)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         return super().example_inputs(batch_size, generator)
