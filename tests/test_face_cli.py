@@ -82,6 +82,8 @@ def test_sample_is_reproducible(tmp_path: Path) -> None:
     assert Image.open(a).size == (2 * (3 * 50 + 2), 2 * (3 * 50 + 2))
     assert main(["face", "sample", "-o", str(a)]) == 1  # exists, no --overwrite
     assert main(["face", "sample", "--emotion", "happy", "--model", "face.vae", "-o", str(tmp_path / "d.png")]) == 2
+    # sampling reads no images, so it offers no --no-detect (a no-op flag would mislead)
+    assert main(["face", "sample", "--no-detect", "-o", str(tmp_path / "e.png")]) == 2
 
 
 def test_interpolate_and_morph(tmp_path: Path) -> None:

@@ -67,9 +67,11 @@ class FakeSpeech:
         tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8)).astype(np.float32)
         wave = np.concatenate([tone, np.zeros(int(0.2 * SR), np.float32), tone]) * 0.2
         self.wave = torch.from_numpy(wave)
+        self.vocoded: list[bool] = []
 
-    def __call__(self, text: str) -> Speech:
-        return Speech(self.wave.clone(), SR, mel_spectrogram(self.wave))
+    def __call__(self, text: str, *, vocode: bool = True) -> Speech:
+        self.vocoded.append(vocode)
+        return Speech(self.wave.clone() if vocode else torch.zeros(0), SR, mel_spectrogram(self.wave))
 
 
 @pytest.fixture
@@ -143,6 +145,9 @@ def test_speak_by_emotion_label_changes_duration_by_the_rate(styles: None, domai
     assert happy.duration_s >= neutral.duration_s / rate * 0.85
     assert happy.sample_rate == SR and happy.waveform.dtype == torch.float32
     assert happy.mel.shape[-1] == happy.waveform.shape[-1] // 256  # the mel of what is heard
+    assert happy.neutral_duration_s == pytest.approx(neutral.neutral_duration_s, abs=256 / SR)
+    # a mel-domain rate change vocodes only the stretched mel, never the neutral speech first
+    assert pipe.speech_pipeline.vocoded == [True, domain != "mel"]
 
 
 def test_result_summary_is_json_ready(styles: None) -> None:

@@ -60,6 +60,14 @@ def test_pipeline_is_reproducible(pipeline: TextToSpeechPipeline) -> None:
     assert torch.equal(a.mel, b.mel)
 
 
+def test_pipeline_can_stop_at_the_mel(pipeline: TextToSpeechPipeline) -> None:
+    full = _speak(pipeline, "Hello. Goodbye.")
+    mel_only = _speak(pipeline, "Hello. Goodbye.", vocode=False)
+    assert mel_only.waveform.shape == (0,)
+    assert torch.equal(mel_only.mel, full.mel)  # same mel, pauses included
+    assert mel_only.texts == full.texts
+
+
 def test_pipeline_rejects_empty_text(pipeline: TextToSpeechPipeline) -> None:
     with pytest.raises(ValueError, match="empty"):
         pipeline("   ")

@@ -309,10 +309,16 @@ class Vocoder(FacevoxModel):
     natural-log mel (the card's ``preprocessing.mel`` settings), ``lengths`` ``(B,)`` int64
     frames; ``waveforms`` ``(B, S)`` float32 in ``[-1, 1]`` at :attr:`sample_rate` Hz,
     ``wave_lengths`` ``(B,)`` int64 samples (``lengths * hop_length``).
+
+    Attributes:
+        sample_rate: output rate, Hz.
+        n_mels: mel bins expected.
+        hop_length: waveform samples per mel frame (256 for the HiFi-GAN LJSpeech format).
     """
 
     sample_rate: int
     n_mels: int = 80
+    hop_length: int = 256
 
     @abc.abstractmethod
     def forward(self, mels: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

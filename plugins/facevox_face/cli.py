@@ -34,11 +34,12 @@ def _model(name: str) -> FaceAutoencoder:
     return model.eval()
 
 
-def _common(default_model: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _common(default_model: str | None, takes_images: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
         f = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")(f)
         f = click.option("--overwrite", is_flag=True, help="Replace existing output files.")(f)
-        f = click.option("--no-detect", is_flag=True, help="Inputs are face crops already: skip detection.")(f)
+        if takes_images:
+            f = click.option("--no-detect", is_flag=True, help="Inputs are face crops already: skip detection.")(f)
         help_text = "Face model (see `facevox models --task face-autoencoder`)."
         f = click.option("--model", "model_name", default=default_model, show_default=True, help=help_text)(f)
         return f
@@ -121,8 +122,8 @@ def reconstruct_command(images: tuple[str, ...], out: Path, scale: int, model_na
 @click.option("--emotion", default=None, help="Expression of the sampled faces (conditional models).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output .png grid.")
 @click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True, help="Upscale the grid.")
-@_common(None)
-def sample_command(n: int, emotion: str | None, out: Path, scale: int, model_name: str | None, no_detect: bool,
+@_common(None, takes_images=False)
+def sample_command(n: int, emotion: str | None, out: Path, scale: int, model_name: str | None,
                    overwrite: bool, seed: int) -> None:
     """Sample N new faces from the prior (default model: face.vae; face.cvae with --emotion)."""
     name = model_name or ("face.cvae" if emotion else "face.vae")

@@ -325,19 +325,28 @@ class FaceToVoicePipeline:
         face_index: int | None,
         emotion: str | None = None,
     ) -> FaceToVoiceResult:
-        speech = self.speech_pipeline(text)
+        neutral_style = style == SpeechStyle(style.emotion)
+        rate = mel_rate(style)
+        # A style that changes the speaking rate in the mel domain is vocoded once, from the
+        # stretched mel, so the neutral waveform is not synthesised only to be thrown away.
+        stretch = not neutral_style and self.rate_domain is RateDomain.MEL and not math.isclose(rate, 1.0)
+        speech = self.speech_pipeline(text, vocode=not stretch)
         sample_rate = int(speech.sample_rate)
-        neutral = _mono(speech.waveform)
         mel = _mel_2d(speech.mel)
-        if style == SpeechStyle(style.emotion):  # neutral: nothing to do
-            waveform = neutral.clone()
-        elif self.rate_domain is RateDomain.MEL:
-            rate = mel_rate(style)
-            source = neutral if math.isclose(rate, 1.0) else self._vocode(stretch_mel(mel, rate))
-            waveform = apply_style(source, sample_rate, style, mel_stretched=True)
+        if stretch:
+            hop = int(getattr(self.speech_pipeline.vocoder, "hop_length", 256))
+            neutral_duration_s = mel.shape[-1] * hop / sample_rate
+            waveform = apply_style(self._vocode(stretch_mel(mel, rate)), sample_rate, style, mel_stretched=True)
         else:
-            waveform = apply_style(neutral, sample_rate, style)
-        if not torch.equal(waveform, neutral) and waveform.shape[-1] > 1024:
+            neutral = _mono(speech.waveform)
+            neutral_duration_s = neutral.shape[-1] / sample_rate
+            if neutral_style:
+                waveform = neutral.clone()
+            elif self.rate_domain is RateDomain.MEL:
+                waveform = apply_style(neutral, sample_rate, style, mel_stretched=True)
+            else:
+                waveform = apply_style(neutral, sample_rate, style)
+        if not neutral_style and waveform.shape[-1] > 1024:
             mel = mel_spectrogram(waveform)  # what is heard, for plots
         return FaceToVoiceResult(
             text=text,
@@ -350,7 +359,7 @@ class FaceToVoicePipeline:
             sample_rate=sample_rate,
             mel=mel,
             alignments=getattr(speech, "alignments", None),
-            neutral_duration_s=neutral.shape[-1] / sample_rate,
+            neutral_duration_s=neutral_duration_s,
             vocoder=str(getattr(self.speech_pipeline, "vocoder_name", self.vocoder)),
             extra={"speech": speech},
         )

@@ -128,12 +128,16 @@ class TextToSpeechPipeline:
         return [self.processor.normalize(text)]
 
     @torch.no_grad()
-    def __call__(self, text: str, progress: Callable[[int, int], None] | None = None) -> SpeechResult:
+    def __call__(
+        self, text: str, progress: Callable[[int, int], None] | None = None, *, vocode: bool = True
+    ) -> SpeechResult:
         """Speak ``text``.
 
         Args:
             text: English text of any length.
             progress: called as ``progress(done, total)`` (sentences) after each batch.
+            vocode: ``False``: stop at the mel spectrogram (``waveform`` is then empty, shape
+                ``(0,)``), for callers that transform the mel and vocode it themselves.
 
         Returns:
             a :class:`SpeechResult`.
@@ -159,12 +163,14 @@ class TextToSpeechPipeline:
                 hit = any(issubclass(w.category, RuntimeWarning) and "cap" in str(w.message) for w in caught)
                 for w in caught:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                wave, wave_lengths = self.vocoder(mel, mel_lengths)
                 r = getattr(self.acoustic, "reduction_factor", 1)
+                if vocode:
+                    wave, wave_lengths = self.vocoder(mel, mel_lengths)
                 for row, i in enumerate(idx):
                     n = int(mel_lengths[row])
                     mels[i] = mel[row, :, :n]
-                    waves[i] = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0)
+                    if vocode:
+                        waves[i] = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0)
                     aligns[i] = alignment[row, : -(-n // r), : int(lengths[row])]
                     capped[i] = hit and n >= mel.shape[2]
                 if progress is not None:
@@ -179,20 +185,22 @@ class TextToSpeechPipeline:
         aligns: Sequence[Tensor | None],
         capped: list[bool],
     ) -> SpeechResult:
-        hop = max(1, int(waves[0].shape[0] // max(1, mels[0].shape[1]))) if waves[0] is not None else 256  # type: ignore[union-attr]
+        hop = int(getattr(self.vocoder, "hop_length", 256))
         pause_frames = int(round(self.pause_s * self.sample_rate / hop))
         floor = float(min(float(m.min()) for m in mels if m is not None))
         mel_parts: list[Tensor] = []
         wave_parts: list[Tensor] = []
         for k, (m, w) in enumerate(zip(mels, waves, strict=True)):
-            assert m is not None and w is not None
+            assert m is not None
             if k:
                 mel_parts.append(torch.full((m.shape[0], pause_frames), floor))
-                wave_parts.append(torch.zeros(pause_frames * hop))
+                if w is not None:
+                    wave_parts.append(torch.zeros(pause_frames * hop))
             mel_parts.append(m)
-            wave_parts.append(w)
+            if w is not None:
+                wave_parts.append(w)
         return SpeechResult(
-            waveform=torch.cat(wave_parts).float(),
+            waveform=torch.cat(wave_parts).float() if wave_parts else torch.zeros(0),
             sample_rate=self.sample_rate,
             mel=torch.cat(mel_parts, dim=1).float(),
             alignments=[a for a in aligns if a is not None],
