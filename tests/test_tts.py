@@ -195,13 +195,29 @@ def test_train_command_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert (out / "last.pt").is_file() and list(out.glob("align_*.png"))
     assert len(list((out / "mels").glob("*.npy"))) == 3
-    result = CliRunner().invoke(train_command, [*args, "--steps", "3", "--resume"])
+    result = CliRunner().invoke(train_command, [*args, "--steps", "3", "--resume", "--lr-decay", "2:1e-5"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "resumed" in result.output and "at step 2" in result.output
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["step"] == 3
+    assert state["optim"]["param_groups"][0]["lr"] == pytest.approx(1e-5)  # the decayed rate was used
+    bad = CliRunner().invoke(train_command, [*args, "--steps", "4", "--resume", "--lr-decay", "2=1e-5"])
+    assert bad.exit_code == 2 and "--lr-decay" in bad.output and "step:value" in bad.output
     weights = export_weights(out / "last.pt", tmp_path / "w.safetensors")
     model = Tacotron(TacotronConfig(n_symbols=len(SYMBOLS)))
     import facevox
 
     facevox.load_weights(model, weights)
+
+
+def test_schedules_parse_and_step() -> None:
+    import click
+    from facevox_tts.train import parse_schedule, value_at
+
+    lr = parse_schedule("6500:2.5e-4, 4300:5e-4", float, "--lr-decay")
+    assert lr == [(4300, 5e-4), (6500, 2.5e-4)]
+    assert [value_at(lr, s, 1e-3) for s in (0, 4299, 4300, 6499, 6500, 10**6)] == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
+    assert parse_schedule("", float, "--lr-decay") == []
+    for text in ("0:350,0:400", "-1:350", "0:abc", "350"):
+        with pytest.raises(click.BadParameter, match="--curriculum|step"):
+            parse_schedule(text, int, "--curriculum")

@@ -18,8 +18,10 @@ import math
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import numpy as np
@@ -41,10 +43,14 @@ __all__ = [
     "alignment_metrics",
     "export_weights",
     "make_batch",
+    "parse_schedule",
     "prepare_items",
     "tacotron_loss",
     "train_command",
+    "value_at",
 ]
+
+_V = TypeVar("_V")
 
 
 @dataclass
@@ -224,6 +230,41 @@ def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch
     return result
 
 
+def parse_schedule(text: str, cast: Callable[[str], _V], option: str) -> list[tuple[int, _V]]:
+    """Parse ``"step:value,step:value"`` into ``[(step, value), ...]`` sorted by step.
+
+    An empty string gives ``[]``.
+
+    Raises:
+        click.BadParameter: a pair is not ``step:value``, a step is negative or repeated, or a
+            value does not parse (names ``option`` and shows what is accepted).
+    """
+    pairs: list[tuple[int, _V]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        step, sep, value = part.partition(":")
+        try:
+            if not sep or int(step) < 0:
+                raise ValueError(part)
+            pairs.append((int(step), cast(value)))
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is not step:value with a step >= 0 (e.g. 0:350,1500:900)", param_hint=option
+            ) from None
+    steps = [s for s, _ in pairs]
+    if len(set(steps)) != len(steps):
+        raise click.BadParameter(f"a step appears twice in {text!r}", param_hint=option)
+    return sorted(pairs, key=lambda p: p[0])
+
+
+def value_at(schedule: list[tuple[int, _V]], step: int, default: _V) -> _V:
+    """The value of the last pair whose step is ``<= step`` (``default`` before the first)."""
+    value = default
+    for start, v in schedule:
+        if start <= step:
+            value = v
+    return value
+
+
 @click.command("tts")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="LJSpeech-layout corpus: metadata.csv + wavs/ or audio/ (+ optional alignments/).")
@@ -238,6 +279,8 @@ def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch
               help="Budget of padded mel frames per batch (B x T_max).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads.")
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate.")
+@click.option("--lr-decay", default="", show_default=True,
+              help="step:lr pairs: the learning rate from that step on (piecewise constant), e.g. 4300:5e-4,6500:2.5e-4.")
 @click.option("--reduction-factor", default=4, show_default=True, type=click.IntRange(1, 8),
               help="Mel frames per decoder step (new runs only).")
 @click.option("--attention-weight", default=1.0, show_default=True, type=float, help="Attention-loss weight.")
@@ -250,14 +293,17 @@ def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch
 @click.option("--seed", default=0, show_default=True, type=int)
 def train_command(
     data_dir: Path, out_dir: Path, cache_dir: Path | None, resume: bool, steps: int, batch_size: int,
-    batch_frames: int, threads: int, lr: float, reduction_factor: int, attention_weight: float,
+    batch_frames: int, threads: int, lr: float, lr_decay: str, reduction_factor: int, attention_weight: float,
     prior_steps: int, curriculum: str, val_count: int, eval_every: int, seed: int,
 ) -> None:
     """Train the Tacotron acoustic model on an LJSpeech-layout corpus."""
     torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = cache_dir or out_dir / "mels"
-    schedule = sorted((int(a), int(b)) for a, b in (p.split(":") for p in curriculum.split(",")))
+    schedule = parse_schedule(curriculum, int, "--curriculum")
+    if not schedule or schedule[0][0] != 0:
+        raise click.BadParameter("needs a pair for step 0, e.g. 0:350,1500:900", param_hint="--curriculum")
+    lr_schedule = parse_schedule(lr_decay, float, "--lr-decay")
     utts = read_corpus(data_dir)
     build_mel_cache(utts, cache)
     processor = EnglishCharacters()
@@ -293,11 +339,13 @@ def train_command(
     model.train()
     t0 = time.time()
     while step < steps:
-        max_len = [m for s, m in schedule if s <= step][-1]
+        max_len = value_at(schedule, step, schedule[0][1])
         for idx in length_buckets(lengths, batch_frames, batch_size, rng, max_len):
             if step >= steps:
                 break
             use_prior = rng.random() < max(0.0, 1.0 - step / max(prior_steps, 1))
+            for group in optim.param_groups:
+                group["lr"] = value_at(lr_schedule, step, lr)
             batch = make_batch([train[i] for i in idx], r, model.config.mel_floor)
             losses = tacotron_loss(model, batch, use_prior, attention_weight)
             optim.zero_grad(set_to_none=True)
@@ -308,7 +356,7 @@ def train_command(
             step += 1
             bar.update(1)
             if step % 25 == 0:
-                rec = {k: round(float(v), 4) for k, v in losses.items() if k != "alignments"}
+                rec = {k: round(float(v.detach()), 4) for k, v in losses.items() if k != "alignments"}
                 rec.update(alignment_metrics(losses["alignments"].detach(), batch, r))
                 rec.update(step=step, prior=use_prior, B=len(idx), T=int(batch.mels.shape[2]),
                            s_per_step=round((time.time() - t0) / 25, 2), grad=round(grad, 2))
