@@ -329,8 +329,6 @@ def train_command(
     else:
         model = Tacotron(TacotronConfig(n_symbols=len(SYMBOLS), reduction_factor=reduction_factor))
         optim = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-6, weight_decay=1e-6)
-    for group in optim.param_groups:
-        group["lr"] = lr
     r = model.reduction_factor
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(train)} train / {len(val)} val")
     lengths = [it.mel.shape[1] for it in train]

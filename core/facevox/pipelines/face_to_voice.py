@@ -334,18 +334,15 @@ class FaceToVoicePipeline:
         sample_rate = int(speech.sample_rate)
         mel = _mel_2d(speech.mel)
         if stretch:
-            hop = int(getattr(self.speech_pipeline.vocoder, "hop_length", 256))
-            neutral_duration_s = mel.shape[-1] * hop / sample_rate
-            waveform = apply_style(self._vocode(stretch_mel(mel, rate)), sample_rate, style, mel_stretched=True)
+            neutral_duration_s = mel.shape[-1] * self.speech_pipeline.vocoder.hop_length / sample_rate
+            source = self._vocode(stretch_mel(mel, rate))
         else:
-            neutral = _mono(speech.waveform)
-            neutral_duration_s = neutral.shape[-1] / sample_rate
-            if neutral_style:
-                waveform = neutral.clone()
-            elif self.rate_domain is RateDomain.MEL:
-                waveform = apply_style(neutral, sample_rate, style, mel_stretched=True)
-            else:
-                waveform = apply_style(neutral, sample_rate, style)
+            source = _mono(speech.waveform)
+            neutral_duration_s = source.shape[-1] / sample_rate
+        if neutral_style:
+            waveform = source.clone()
+        else:
+            waveform = apply_style(source, sample_rate, style, mel_stretched=self.rate_domain is RateDomain.MEL)
         if not neutral_style and waveform.shape[-1] > 1024:
             mel = mel_spectrogram(waveform)  # what is heard, for plots
         return FaceToVoiceResult(

@@ -185,7 +185,7 @@ class TextToSpeechPipeline:
         aligns: Sequence[Tensor | None],
         capped: list[bool],
     ) -> SpeechResult:
-        hop = int(getattr(self.vocoder, "hop_length", 256))
+        hop = int(self.vocoder.hop_length)
         pause_frames = int(round(self.pause_s * self.sample_rate / hop))
         floor = float(min(float(m.min()) for m in mels if m is not None))
         mel_parts: list[Tensor] = []
