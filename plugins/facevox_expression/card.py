@@ -26,27 +26,30 @@ RESMASKNET_CARD = ModelCard(
     labels=FER2013_LABELS,
     training_data=_DATA,
     recipe=(
-        "13 epochs (shipped: epoch 13, fp16), batch 64, adamw (peak lr 0.002, weight decay 0.05), one-cycle schedule (15 % linear warm-up, cosine decay), label smoothing 0.1, class-weighted loss (power 0.3), bfloat16 autocast; augmentation: rotation +-12 deg, scale 0.88-1.12, shift +-12 %, horizontal flip, brightness/contrast jitter, random erasing (p 0.25); first 4 epochs on faces resampled to 36 px. Trained on 1 CPU thread shared with other jobs in about 60 minutes (`facevox train expression --data fer2013 --epochs 13 --threads 1 --deadline HH:MM`, seed 0; resumed twice, the schedule re-fitted to the time left)."
+        "36 epochs (shipped: epoch 26, the best on PublicTest, fp16), batch 64, adamw (peak lr 0.002, weight decay 0.05), one-cycle schedule (15 % linear warm-up, cosine decay), label smoothing 0.1, class-weighted loss (power 0.3), bfloat16 autocast; augmentation: rotation +-12 deg, scale 0.88-1.12, shift +-12 %, horizontal flip, brightness/contrast jitter, random erasing (p 0.25); first 18 epochs on faces resampled to 36 px. Trained on 1 CPU thread beside one other training in 57 minutes (`facevox train expression --data fer2013 --epochs 40 --threads 1 --deadline HH:MM`, seed 0; the deadline fitted the schedule to 36 epochs)."
     ),
     metrics={
-        "val_accuracy": 0.4140,  # FER2013 PublicTest, flip TTA (pipeline default)
-        "val_accuracy_no_tta": 0.4065,
-        "val_recall_angry": 0.6060,
-        "val_recall_disgust": 0.0000,
-        "val_recall_fear": 0.1452,
-        "val_recall_happy": 0.6369,
-        "val_recall_neutral": 0.1269,
-        "val_recall_sad": 0.3017,
-        "val_recall_surprise": 0.6916,
+        "val_accuracy": 0.4472,  # FER2013 PublicTest, flip TTA (pipeline default), fp16 weights
+        "val_accuracy_no_tta": 0.4397,
+        "val_recall_angry": 0.5653,
+        "val_recall_disgust": 0.1607,
+        "val_recall_fear": 0.3468,
+        "val_recall_happy": 0.6212,
+        "val_recall_neutral": 0.1137,
+        "val_recall_sad": 0.4824,
+        "val_recall_surprise": 0.5301,
         "params": 744114,
-        "epochs": 13,
+        "epochs": 26,
     },
     notes=(
-        "BELOW TARGET: 41.4 % on PublicTest (target 72 %); trained for only 13 epochs on one CPU "
-        "thread shared with other jobs. The training split used is blurred and low-contrast compared "
+        "BELOW TARGET: 44.7 % on PublicTest (target 72 %; 41.4 % for the previous 13-epoch weights). "
+        "The training split used is blurred and low-contrast compared "
         "with PublicTest (mean |horizontal gradient| 3.8 vs 13.8 grey levels); the model blurs "
         "(sigma 2 px) and reduces contrast (x0.8) of inputs in eval mode to match it, chosen from "
-        "image statistics (raised val accuracy from 33.3 % to 41.1 % at epoch 12). Retrain longer to improve. "
+        "image statistics (raised val accuracy from 33.3 % to 41.1 % in the earlier run). PublicTest accuracy "
+        "stayed at 44-45 % over the last 10 epochs while training accuracy (under augmentation, on the "
+        "blurred faces) rose from 51 % to 54 %: the blurred training split, more than training length, "
+        "limits it now. "
         "Scores on the validation split use horizontal-flip test-time augmentation, as the "
         "shipped pipeline does by default. FER2013 labels are noisy and its faces are mostly "
         "frontal; expect lower accuracy on profile or occluded faces."
