@@ -12,19 +12,14 @@ from facevox_tts.alignment import attention_target, beta_binomial_prior, char_du
 from facevox_tts.tacotron import Tacotron, TacotronConfig
 from facevox_tts.text import SYMBOLS, EnglishCharacters
 from facevox_tts.train import TrainItem, alignment_metrics, make_batch, tacotron_loss
+from tts_corpus import write_corpus
 
 # "hello, in the world." as the teacher (espeak) phonemises it: "in the" is one word.
 _TSV = "^\t4\nh\t3\nə\t2\nl\t3\nˈ\t1\no\t4\nʊ\t3\n,\t10\n \t6\nɪ\t2\nn\t2\nð\t2\nə\t2\n \t1\nw\t3\nˈ\t1\nɜ\t4\nː\t2\nl\t3\nd\t3\n.\t7\n$\t5\n"
 _TEXT = "hello, in the world."
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not spin-wait on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -171,24 +166,11 @@ def test_infer_stops_when_the_stop_token_fires() -> None:
     assert int(mel_lengths[0]) < 400 and mels.shape[2] == int(mel_lengths[0])
 
 
-def _tiny_corpus(root: Path) -> Path:
-    from facevox.audio import save_wav
-
-    (root / "wavs").mkdir(parents=True)
-    rows = []
-    for i, text in enumerate(["A cat.", "The dog ran.", "Hello there, friend!"]):
-        t = torch.arange(int(22050 * (0.4 + 0.1 * i))) / 22050
-        save_wav(root / "wavs" / f"u{i}.wav", 0.3 * torch.sin(2 * torch.pi * (200 + 50 * i) * t), 22050)
-        rows.append(f"u{i}|{text}|{text}")
-    (root / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return root
-
-
 def test_train_command_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     from click.testing import CliRunner
     from facevox_tts.train import export_weights, train_command
 
-    data = _tiny_corpus(tmp_path / "corpus")
+    data = write_corpus(tmp_path / "corpus", ["A cat.", "The dog ran.", "Hello there, friend!"], [0.4, 0.5, 0.6])
     out = tmp_path / "run"
     args = ["--data", str(data), "--out", str(out), "--val-count", "1", "--eval-every", "2", "--batch-size", "2"]
     result = CliRunner().invoke(train_command, [*args, "--steps", "2"])

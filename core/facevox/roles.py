@@ -269,10 +269,13 @@ class AcousticOutput:
 
 
 class AcousticModel(FacevoxModel):
-    """Text tokens -> mel spectrogram, with attention alignments (Tacotron 2 style).
+    """Text tokens -> mel spectrogram, with token-per-frame alignments.
 
     ``forward(tokens, token_lengths, mels, mel_lengths) -> AcousticOutput`` is teacher-forced
-    (training); :meth:`infer` is free-running with a step cap.
+    (training); :meth:`infer` is free-running with a step cap. Attention models (Tacotron 2)
+    return their attention weights as alignments; duration models (FastSpeech) return the hard
+    one-hot path of their length regulator and ``reduction_factor`` 1. Models may take extra
+    keyword arguments in ``forward`` (an attention prior, teacher durations).
 
     Shapes: ``tokens`` ``(B, L)`` int64, ``token_lengths`` ``(B,)`` int64, ``mels``
     ``(B, n_mels, T)`` float32 natural-log mel, ``mel_lengths`` ``(B,)`` int64.

@@ -27,13 +27,14 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from facevox import config_from_dict, config_to_dict, lengths_to_mask
+from facevox import AcousticModel, config_from_dict, config_to_dict, lengths_to_mask
 from facevox.io import atomic_path
 from torch import Tensor
 from tqdm import tqdm
 
 from .alignment import attention_target, beta_binomial_prior, char_durations, read_durations
 from .data import Utterance, build_mel_cache, length_buckets, load_mel, read_corpus
+from .fastspeech import FastSpeech, FastSpeechConfig
 from .tacotron import Tacotron, TacotronConfig
 from .text import SYMBOLS, EnglishCharacters
 
@@ -45,6 +46,8 @@ __all__ = [
     "make_batch",
     "parse_schedule",
     "prepare_items",
+    "run_options",
+    "save_checkpoint",
     "tacotron_loss",
     "train_command",
     "value_at",
@@ -195,10 +198,21 @@ def _plot(alignment: np.ndarray, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _save(path: Path, model: Tacotron, optim: torch.optim.Optimizer, step: int, extra: dict) -> None:
+_ARCHS: dict[str, tuple[type[AcousticModel], type]] = {
+    "tacotron": (Tacotron, TacotronConfig),
+    "fastspeech": (FastSpeech, FastSpeechConfig),
+}
+
+
+def save_checkpoint(
+    path: Path, model: Tacotron | FastSpeech, optim: torch.optim.Optimizer, step: int, extra: dict
+) -> None:
+    """Write a training checkpoint atomically: model and optimiser state, step, the model's
+    architecture name and config as JSON, and ``extra`` (JSON); loads with ``weights_only=True``."""
+    arch = next(name for name, (cls, _) in _ARCHS.items() if isinstance(model, cls))
     with atomic_path(path) as tmp:
         torch.save(
-            {"model": model.state_dict(), "optim": optim.state_dict(), "step": step,
+            {"model": model.state_dict(), "optim": optim.state_dict(), "step": step, "arch": arch,
              "config": json.dumps(config_to_dict(model.config)), "extra": json.dumps(extra)},
             tmp,
         )
@@ -265,19 +279,37 @@ def value_at(schedule: list[tuple[int, _V]], step: int, default: _V) -> _V:
     return value
 
 
+def run_options(default_out: str, data_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Click options shared by the TTS trainers: ``--data``, ``--out``, ``--cache``, ``--resume``,
+    ``--threads``, ``--val-count`` and ``--seed`` (parameters ``data_dir``, ``out_dir``,
+    ``cache_dir``, ``resume``, ``threads``, ``val_count``, ``seed``)."""
+    folder = click.Path(file_okay=False, path_type=Path)
+    options = [
+        click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help=data_help),
+        click.option("--out", "out_dir", default=Path(default_out), show_default=True, type=folder,
+                     help="Checkpoints, logs and plots."),
+        click.option("--cache", "cache_dir", default=None, type=folder, help="Mel cache folder [default: OUT/mels]."),
+        click.option("--resume/--no-resume", default=False, help="Continue from OUT/last.pt."),
+        click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads."),
+        click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances."),
+        click.option("--seed", default=0, show_default=True, type=int),
+    ]
+
+    def apply(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command("tts")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="LJSpeech-layout corpus: metadata.csv + wavs/ or audio/ (+ optional alignments/).")
-@click.option("--out", "out_dir", default=Path("runs/tts"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Checkpoints, logs and plots.")
-@click.option("--cache", "cache_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Mel cache folder [default: OUT/mels].")
-@click.option("--resume/--no-resume", default=False, help="Continue from OUT/last.pt.")
+@run_options("runs/tts", "LJSpeech-layout corpus: metadata.csv + wavs/ or audio/ (+ optional alignments/).")
 @click.option("--steps", default=20000, show_default=True, type=click.IntRange(1), help="Total optimiser steps.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Largest batch.")
 @click.option("--batch-frames", default=9000, show_default=True, type=click.IntRange(100),
               help="Budget of padded mel frames per batch (B x T_max).")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads.")
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate.")
 @click.option("--lr-decay", default="", show_default=True,
               help="step:lr pairs: the learning rate from that step on (piecewise constant), e.g. 4300:5e-4,6500:2.5e-4.")
@@ -288,9 +320,7 @@ def value_at(schedule: list[tuple[int, _V]], step: int, default: _V) -> _V:
               help="Steps over which the attention prior is annealed away.")
 @click.option("--curriculum", default="0:350,1500:550,4000:900", show_default=True,
               help="step:max_frames pairs: utterances longer than max_frames are left out until then.")
-@click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances.")
 @click.option("--eval-every", default=250, show_default=True, type=click.IntRange(1), help="Validation interval.")
-@click.option("--seed", default=0, show_default=True, type=int)
 def train_command(
     data_dir: Path, out_dir: Path, cache_dir: Path | None, resume: bool, steps: int, batch_size: int,
     batch_frames: int, threads: int, lr: float, lr_decay: str, reduction_factor: int, attention_weight: float,
@@ -371,11 +401,11 @@ def train_command(
                 score = metrics["val_postnet"]
                 if score < best and step > prior_steps:
                     best = score
-                    _save(out_dir / "best.pt", model, optim, step, {"best": best, **metrics})
-                _save(ckpt, model, optim, step, {"best": best})
+                    save_checkpoint(out_dir / "best.pt", model, optim, step, {"best": best, **metrics})
+                save_checkpoint(ckpt, model, optim, step, {"best": best})
                 t0 = time.time()
             elif step % 100 == 0:
-                _save(ckpt, model, optim, step, {"best": best})
+                save_checkpoint(ckpt, model, optim, step, {"best": best})
                 t0 = time.time()
     bar.close()
     log.close()
@@ -385,7 +415,8 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
     """Write the model of a training checkpoint (``last.pt``/``best.pt``) as shipped weights.
 
     Args:
-        checkpoint: a checkpoint written by :func:`train_command`.
+        checkpoint: a checkpoint written by :func:`save_checkpoint` (``facevox train tts`` or
+            ``facevox train tts-fastspeech``).
         path: destination ``.safetensors`` (written atomically).
         dtype: cast to this dtype (``float16`` halves the file); ``None`` keeps float32.
 
@@ -395,7 +426,8 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
     from facevox import save_weights
 
     state = torch.load(checkpoint, weights_only=True)
-    model = Tacotron(config_from_dict(TacotronConfig, json.loads(state["config"])))
+    cls, config_cls = _ARCHS[state.get("arch", "tacotron")]  # checkpoints before "arch" are Tacotron's
+    model = cls(config_from_dict(config_cls, json.loads(state["config"])))
     model.load_state_dict(state["model"])
     return save_weights(model, path, dtype=dtype)
 

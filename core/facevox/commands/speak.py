@@ -46,7 +46,7 @@ def _read_text(text: str | None, file: Path | None) -> str:
               help="WAV file to write [default: a name made from the text, printed].")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Read the text from this UTF-8 file.")
-@click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.tacotron_joe].")
+@click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.fastspeech_joe].")
 @click.option("--vocoder", default=None, help="Vocoder [default: hifigan.universal; griffinlim.default is faster].")
 @click.option("--emotion", default=None, help="Speak in this emotion's style (e.g. happy, sad, angry).")
 @click.option("--face", "face_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

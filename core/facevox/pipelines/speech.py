@@ -33,7 +33,7 @@ from facevox.roles import AcousticModel, Vocoder
 __all__ = ["DEFAULT_ACOUSTIC_MODEL", "DEFAULT_VOCODER", "SpeechResult", "TextToSpeechPipeline", "UntrainedModelWarning"]
 
 #: Acoustic model used when none is named (registered by the ``tts`` plugin).
-DEFAULT_ACOUSTIC_MODEL = "tts.tacotron_joe"
+DEFAULT_ACOUSTIC_MODEL = "tts.fastspeech_joe"
 #: Vocoder used when none is named (registered by the ``vocoders`` plugin).
 DEFAULT_VOCODER = "hifigan.universal"
 
@@ -75,8 +75,9 @@ class TextToSpeechPipeline:
         batch_size: sentences synthesized together.
         max_chars: longest sentence piece (longer sentences are cut at commas, then spaces).
         pause_s: silence inserted between sentences, seconds.
-        seed: seeds the acoustic model's always-on prenet dropout, so that a text gives the
-            same audio on every call; ``None``: not seeded.
+        seed: seeds the acoustic model's randomness (Tacotron's always-on prenet dropout; the
+            FastSpeech model has none), so that a text gives the same audio on every call;
+            ``None``: not seeded.
 
     Raises:
         facevox.UnknownModelError: a name is not registered.

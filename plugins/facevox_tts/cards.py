@@ -1,0 +1,96 @@
+"""Model cards of the TTS plugin: data, recipe and measured numbers of the shipped weights."""
+
+from __future__ import annotations
+
+from facevox import ModelCard, Preprocessing
+from facevox.audio import MelSettings
+
+__all__ = ["FASTSPEECH_CARD", "TACOTRON_CARD"]
+
+_MEL = MelSettings()
+_PREPROCESSING = Preprocessing(sample_rate=_MEL.sample_rate, mel=_MEL.to_dict(), text_processor="en.chars")
+_VOICE = (
+    "joe-tts: 4,000 LJSpeech transcripts (public domain, chapters LJ001-LJ039) read by Piper's "
+    "en_US-joe-medium voice (MIT, trained on CC0 data), 5.9 h, 22,050 Hz"
+)
+
+FASTSPEECH_CARD = ModelCard(
+    summary="FastSpeech-style non-autoregressive character-input acoustic model (4.39 M parameters) for one "
+    "synthetic US-English male voice; pair it with the hifigan.universal vocoder. Durations are predicted, "
+    "so it cannot skip, repeat or fail to stop.",
+    licence="MIT",
+    source="Ren et al. 2019 (FastSpeech), Ren et al. 2021 (FastSpeech 2): feed-forward Transformer blocks, "
+    "duration predictor, length regulator; convolutional feed-forward kernel 3 as in FastPitch "
+    "(Lancucki 2021); training durations: the teacher's per-phoneme frames mapped onto characters",
+    preprocessing=_PREPROCESSING,
+    training_data=_VOICE + "; 3,952 for training, 48 held out; the teacher's per-phoneme durations, mapped "
+    "onto characters (facevox_tts.alignment), are the duration targets.",
+    recipe="facevox train tts-fastspeech (docs/tts.md): 5,500 steps of Adam (betas 0.9/0.98), 1,000-step "
+    "linear warm-up to 1e-3, then 5e-4 from step 4,000 and 2.5e-4 from 5,200 (--lr-decay); batches of "
+    "<= 32 utterances and <= 4,000 padded frames; clip 1; masked L1 on the log-mel + MSE on log(1 + frames) per character. "
+    "About 1 h 50 min wall on a 2-core CPU, no GPU: steps 0-2,100 on 1 thread beside another training "
+    "(1.4 s per step), then 2 threads (0.8 s per step). Shipped as float16.",
+    metrics={
+        "params_millions": 4.39,
+        "train_steps": 5500,
+        "val_mel_l1": 0.6335,
+        "benchmark_sentences": 40,
+        "wer_hifigan_universal": 0.060,
+        "wer_griffinlim_default": 0.062,
+        "alignment_failures_cap": 0,
+        "alignment_skips": 0,
+        "rtf_acoustic": 0.0105,
+        "rtf_hifigan_universal": 0.698,
+        "rtf_griffinlim_default": 0.036,
+    },
+    notes="Measured with benchmarks/bench_tts.py (40 sentences not in the training transcripts, numbers and "
+    "abbreviations included; Whisper tiny.en via faster-whisper, Whisper normaliser; RTF = CPU seconds per "
+    "second of audio, 1 thread, batch 1). The teacher voice scores about 0.05 on such sentences. "
+    "WER over training, HiFi-GAN / Griffin-Lim: 0.096 / 0.117 at step 1,900 (fp32 checkpoint), 0.060 / "
+    "0.062 at step 5,500 (shipped, fp16). On 6 sentences of 25 to 30 words synthesized whole "
+    "(bench_tts.py --long): 0.061 / 0.045, no failures. Remaining errors are single words ('write' for "
+    "'ride', 'buses' for 'boxes') and the way Whisper writes times and abbreviations. Voice provenance: "
+    "Piper en_US-joe-medium (MIT).",
+)
+
+TACOTRON_CARD = ModelCard(
+    summary="Tacotron 2-style character-input acoustic model (3.54 M parameters, r = 4) for one "
+    "synthetic US-English male voice; pair it with the hifigan.universal vocoder. Aligns and stops on "
+    "every benchmark sentence; recognisable but not yet clear (Whisper tiny.en WER 0.46 with HiFi-GAN, "
+    "0.43 with Griffin-Lim; the teacher voice scores about 0.05).",
+    licence="MIT",
+    source="Shen et al. 2018 (Tacotron 2); location-sensitive attention (Chorowski et al. 2015); "
+    "attention supervised with teacher durations and an annealed alignment prior (Badlani et al. 2021)",
+    preprocessing=_PREPROCESSING,
+    training_data=_VOICE + "; 3,952 for training "
+    "(about 45 epochs seen), 48 held out; the teacher's per-phoneme durations give the attention targets.",
+    recipe="facevox train tts (docs/tts.md): 7,500 steps of Adam (batches of <= 32 x 9,000 frames for "
+    "100 steps, then <= 24 x 6,000), clip 1; learning rate 1e-3, then 5e-4 from step 4,300, 2.5e-4 from "
+    "5,800 and 1.25e-4 from 6,700 (--lr-decay, each drop when the validation loss flattened); L1 mel "
+    "before/after postnet + stop BCE + attention cross-entropy to the teacher path (weight 1); teacher path "
+    "x prior annealed to 0 by step 600; utterances <= 350 frames until step 600, <= 550 until 1,500. "
+    "About 4 h 25 min wall on a 2-core CPU, no GPU: steps 0-2,000 on 1 thread shared with other trainings "
+    "(2.9-5 s per step), 2,000-7,500 alone on 2 threads (1.4 s per step). Shipped as float16.",
+    metrics={
+        "params_millions": 3.54,
+        "train_steps": 7500,
+        "val_mel_l1_postnet": 0.535,
+        "val_attention_diagonal": 0.987,
+        "val_attention_focus": 0.690,
+        "benchmark_sentences": 40,
+        "wer_hifigan_universal": 0.464,
+        "wer_griffinlim_default": 0.426,
+        "alignment_failures_cap": 0,
+        "alignment_skips": 0,
+        "rtf_acoustic": 0.023,
+        "rtf_hifigan_universal": 0.732,
+        "rtf_griffinlim_default": 0.055,
+    },
+    notes="Measured with benchmarks/bench_tts.py (40 sentences not in the training transcripts, numbers and "
+    "abbreviations included; Whisper tiny.en via faster-whisper, Whisper normaliser; RTF = CPU seconds per "
+    "second of audio, 1 thread, batch 1, idle 2-core CPU). HiFi-GAN WER over training: 1.12 (step 1,000), "
+    "1.05 (1,250), 0.46 (7,500); Griffin-Lim 1.01 (1,250), 0.76 (2,700), 0.61 (4,300), 0.43 (7,500); plot "
+    "in docs/images/tts_training.png. Rhythm, pauses, numbers and most function words come through; "
+    "content words are often misheard. The WER target (<= 0.10) needs more steps. Voice provenance: "
+    "Piper en_US-joe-medium (MIT).",
+)
