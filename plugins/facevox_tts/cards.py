@@ -25,30 +25,30 @@ FASTSPEECH_CARD = ModelCard(
     preprocessing=_PREPROCESSING,
     training_data=_VOICE + "; 3,952 for training, 48 held out; the teacher's per-phoneme durations, mapped "
     "onto characters (facevox_tts.alignment), are the duration targets.",
-    recipe="facevox train tts-fastspeech (docs/tts.md): 5,500 steps of Adam (betas 0.9/0.98), 1,000-step "
-    "linear warm-up to 1e-3, then 5e-4 from step 4,000 and 2.5e-4 from 5,200 (--lr-decay); batches of "
+    recipe="facevox train tts-fastspeech (docs/tts.md): 6,250 steps of Adam (betas 0.9/0.98), 1,000-step "
+    "linear warm-up to 1e-3, then 5e-4 from step 4,000, 2.5e-4 from 5,200 and 1.25e-4 from 6,000 (--lr-decay); batches of "
     "<= 32 utterances and <= 4,000 padded frames; clip 1; masked L1 on the log-mel + MSE on log(1 + frames) per character. "
-    "About 1 h 50 min wall on a 2-core CPU, no GPU: steps 0-2,100 on 1 thread beside another training "
+    "About 2 h 5 min wall on a 2-core CPU, no GPU: steps 0-2,100 on 1 thread beside another training "
     "(1.4 s per step), then 2 threads (0.8 s per step). Shipped as float16.",
     metrics={
         "params_millions": 4.39,
-        "train_steps": 5500,
-        "val_mel_l1": 0.6335,
+        "train_steps": 6250,
+        "val_mel_l1": 0.6271,
         "benchmark_sentences": 40,
-        "wer_hifigan_universal": 0.060,
-        "wer_griffinlim_default": 0.062,
+        "wer_hifigan_universal": 0.052,
+        "wer_griffinlim_default": 0.046,
         "alignment_failures_cap": 0,
         "alignment_skips": 0,
-        "rtf_acoustic": 0.0105,
-        "rtf_hifigan_universal": 0.698,
-        "rtf_griffinlim_default": 0.036,
+        "rtf_acoustic": 0.010,
+        "rtf_hifigan_universal": 0.665,
+        "rtf_griffinlim_default": 0.032,
     },
     notes="Measured with benchmarks/bench_tts.py (40 sentences not in the training transcripts, numbers and "
     "abbreviations included; Whisper tiny.en via faster-whisper, Whisper normaliser; RTF = CPU seconds per "
     "second of audio, 1 thread, batch 1). The teacher voice scores about 0.05 on such sentences. "
     "WER over training, HiFi-GAN / Griffin-Lim: 0.096 / 0.117 at step 1,900 (fp32 checkpoint), 0.060 / "
-    "0.062 at step 5,500 (shipped, fp16). On 6 sentences of 25 to 30 words synthesized whole "
-    "(bench_tts.py --long): 0.061 / 0.045, no failures. Remaining errors are single words ('write' for "
+    "0.062 at step 5,500, 0.052 / 0.046 at step 6,250 (shipped, fp16). On 6 sentences of 25 to 30 words "
+    "synthesized whole (bench_tts.py --long): 0.028 / 0.022, no failures. Remaining errors are single words ('write' for "
     "'ride', 'buses' for 'boxes') and the way Whisper writes times and abbreviations. Voice provenance: "
     "Piper en_US-joe-medium (MIT).",
 )
