@@ -45,6 +45,7 @@ __all__ = [
     "export_weights",
     "make_batch",
     "parse_schedule",
+    "load_checkpoint",
     "prepare_items",
     "run_options",
     "save_checkpoint",
@@ -218,6 +219,16 @@ def save_checkpoint(
         )
 
 
+def load_checkpoint(path: str | Path) -> tuple[Tacotron | FastSpeech, dict]:
+    """The model of a :func:`save_checkpoint` file, built from its architecture and config with
+    its weights loaded, and the whole checkpoint dict (``optim``, ``step``, ``extra``...)."""
+    state = torch.load(path, weights_only=True)
+    cls, config_cls = _ARCHS[state.get("arch", "tacotron")]  # checkpoints before "arch" are Tacotron's
+    model = cls(config_from_dict(config_cls, json.loads(state["config"])))
+    model.load_state_dict(state["model"])
+    return model, state
+
+
 @torch.no_grad()
 def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch_size: int) -> dict[str, float]:
     model.eval()
@@ -347,10 +358,10 @@ def train_command(
     ckpt = out_dir / "last.pt"
     step, best = 0, float("inf")
     if resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=True)
-        config = config_from_dict(TacotronConfig, json.loads(state["config"]))
-        model = Tacotron(config)
-        model.load_state_dict(state["model"])
+        loaded, state = load_checkpoint(ckpt)
+        if not isinstance(loaded, Tacotron):
+            raise click.UsageError(f"{ckpt} is a {type(loaded).__name__} checkpoint, not a Tacotron one")
+        model = loaded
         optim = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-6, weight_decay=1e-6)
         optim.load_state_dict(state["optim"])
         step = int(state["step"])
@@ -425,10 +436,7 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
     """
     from facevox import save_weights
 
-    state = torch.load(checkpoint, weights_only=True)
-    cls, config_cls = _ARCHS[state.get("arch", "tacotron")]  # checkpoints before "arch" are Tacotron's
-    model = cls(config_from_dict(config_cls, json.loads(state["config"])))
-    model.load_state_dict(state["model"])
+    model, _ = load_checkpoint(checkpoint)
     return save_weights(model, path, dtype=dtype)
 
 

@@ -21,14 +21,22 @@ from pathlib import Path
 import click
 import torch
 import torch.nn.functional as F
-from facevox import config_from_dict, lengths_to_mask
+from facevox import lengths_to_mask
 from torch import Tensor
 from tqdm import tqdm
 
 from .data import build_mel_cache, length_buckets, read_corpus
 from .fastspeech import FastSpeech, FastSpeechConfig
 from .text import SYMBOLS, EnglishCharacters
-from .train import TrainItem, parse_schedule, prepare_items, run_options, save_checkpoint, value_at
+from .train import (
+    TrainItem,
+    load_checkpoint,
+    parse_schedule,
+    prepare_items,
+    run_options,
+    save_checkpoint,
+    value_at,
+)
 
 __all__ = ["DurationBatch", "fastspeech_loss", "fit_durations", "make_duration_batch", "train_fastspeech_command"]
 
@@ -154,13 +162,16 @@ def train_fastspeech_command(
         raise click.UsageError(f"{len(items)} utterances with durations: none left after {val_count} held out")
     ckpt = out_dir / "last.pt"
     step, best = 0, float("inf")
-    model = FastSpeech(FastSpeechConfig(n_symbols=len(SYMBOLS)))
-    optim = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+    state = None
     if resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=True)
-        model = FastSpeech(config_from_dict(FastSpeechConfig, json.loads(state["config"])))
-        model.load_state_dict(state["model"])
-        optim = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+        loaded, state = load_checkpoint(ckpt)
+        if not isinstance(loaded, FastSpeech):
+            raise click.UsageError(f"{ckpt} is a {type(loaded).__name__} checkpoint, not a FastSpeech one")
+        model = loaded
+    else:
+        model = FastSpeech(FastSpeechConfig(n_symbols=len(SYMBOLS)))
+    optim = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+    if state is not None:
         optim.load_state_dict(state["optim"])
         step = int(state["step"])
         best = json.loads(state["extra"]).get("best", best)
