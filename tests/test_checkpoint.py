@@ -10,6 +10,7 @@ import pytest
 import torch
 import toy_plugin
 from facevox import CheckpointError, load_pretrained, load_weights, plugins, save_pretrained, save_weights
+from facevox.validation import ConfigError
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_fp16_weights_load_into_float32(toy: torch.nn.Module, tmp_path: Path) ->
 def test_missing_checkpoint_and_bad_override(toy: torch.nn.Module, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="checkpoint config not found"):
         load_pretrained(tmp_path / "nothing")
-    with pytest.raises(TypeError, match=r"unknown config field\(s\) \['widht'\]"):
+    with pytest.raises(ConfigError, match=r"unknown config field\(s\) \['widht'\]"):
         facevox.create_model("toy.tiny", widht=3)
 
 

@@ -11,11 +11,13 @@ from typing import Any
 
 from facevox.card import ModelCard, ModelSpec, Preprocessing, Task, config_from_dict, config_to_dict
 from facevox.checkpoint import CheckpointError, load_pretrained, load_weights, save_pretrained, save_weights
+from facevox.errors import NoFaceError
 from facevox.hookspecs import hookimpl
 from facevox.nn import Attention, Decoder, Encoder, SequenceAttention, SpatialAttention, lengths_to_mask
 from facevox.registry import (
     DuplicateModelError,
     FacevoxError,
+    PluginFactoryError,
     UnknownModelError,
     UntrainedModelWarning,
     create_face_detector,
@@ -40,6 +42,7 @@ from facevox.roles import (
     Vocoder,
 )
 from facevox.styles import SpeechStyle, blend_styles, get_speech_style, list_speech_styles
+from facevox.validation import ConfigError
 
 __version__ = "0.1.0"
 
@@ -76,12 +79,15 @@ __all__ = [
     "FacevoxModel",
     "ModelCard",
     "ModelSpec",
+    "NoFaceError",
+    "ConfigError",
     "Preprocessing",
     "SequenceAttention",
     "SpatialAttention",
     "SpeechStyle",
     "Task",
     "TextProcessor",
+    "PluginFactoryError",
     "UnknownModelError",
     "VariationalFaceAutoencoder",
     "Vocoder",

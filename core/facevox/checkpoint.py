@@ -8,6 +8,14 @@ A checkpoint directory holds::
 
 :func:`load_pretrained` verifies the digest before reading the tensors, rebuilds the model
 through the registry with the saved config and loads the weights strictly.
+
+A checkpoint is untrusted input. Before any tensor is built, :func:`load_pretrained` reads
+only regular files (a FIFO or a device is refused without being opened), ``config.json`` of at
+most :data:`MAX_CONFIG_BYTES` nested at most :data:`MAX_JSON_DEPTH` deep, checks each entry
+(``sha256`` a 64-digit hex string, ``version`` 1...) and each config field against the annotations
+of the model's config dataclass (:mod:`facevox.validation`), and counts the model's parameters on
+the ``meta`` device (at most :data:`facevox.validation.MAX_PARAMETERS`). Every refusal is one
+:class:`CheckpointError` naming the file, the field, the value and what is accepted.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -28,11 +38,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from facevox.card import config_from_dict, config_to_dict
+from facevox.card import config_to_dict
 from facevox.io import atomic_write_bytes
 from facevox.registry import FacevoxError, get_model_spec
+from facevox.validation import MAX_PARAMETERS, ConfigError, check_model_size, parse_config
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_JSON_DEPTH",
     "CheckpointError",
     "load_pretrained",
     "load_weights",
@@ -43,6 +56,14 @@ __all__ = [
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _FORMAT = "facevox-checkpoint"
+_VERSION = 1
+#: Largest ``config.json`` accepted: 1 MiB.
+MAX_CONFIG_BYTES = 1 << 20
+#: Deepest nesting of arrays and objects accepted in ``config.json``.
+MAX_JSON_DEPTH = 64
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+#: Room for the safetensors header on top of 8 bytes per element.
+_HEADER_BYTES = 64 << 20
 
 
 class CheckpointError(FacevoxError, ValueError):
@@ -82,13 +103,41 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], dtype: torch.dt
     return atomic_write_bytes(path, data)
 
 
-def _read_bytes(path: Traversable | Path, what: str) -> bytes:
+def _read_bytes(path: Traversable | Path, what: str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file, at most ``limit`` of them (no FIFO, device or folder)."""
+    if not isinstance(path, Path):  # a resource inside a package (a zip...): no stat()
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise CheckpointError(f"{what} not found: {path}") from None
+        except OSError as exc:
+            raise CheckpointError(f"cannot read {what} {path}: {exc}") from None
     try:
-        return path.read_bytes()
+        _check_regular(os.stat(path).st_mode, path, what)
+        # O_NONBLOCK: should the file be swapped for a FIFO after the stat, open() still returns
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            _check_regular(info.st_mode, path, what)
+            if limit is not None and info.st_size > limit:
+                raise CheckpointError(f"{what} {path} is {info.st_size:,} bytes; at most {limit:,} are accepted")
+            data = f.read() if limit is None else f.read(limit + 1)
     except FileNotFoundError:
         raise CheckpointError(f"{what} not found: {path}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read {what} {path}: {exc}") from None
+    if limit is not None and len(data) > limit:
+        raise CheckpointError(f"{what} {path} is more than {limit:,} bytes, the most accepted")
+    return data
+
+
+def _check_regular(mode: int, path: Path, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    kind = next((name for test, name in kinds if test(mode)), "not a plain file")
+    raise CheckpointError(f"{what} {path} is {kind}; a checkpoint holds regular files only")
 
 
 def _tensors_from(data: bytes, path: Any) -> dict[str, torch.Tensor]:
@@ -102,11 +151,13 @@ def load_weights(model: nn.Module, path: Traversable | str | os.PathLike[str], s
     """Load a ``.safetensors`` state dict into ``model`` (in place), casting to its dtypes.
 
     Raises:
-        CheckpointError: unreadable or corrupt file, or (``strict``) missing / unexpected keys
+        CheckpointError: unreadable, corrupt or not a regular file, bigger than 8 bytes per
+            element of ``model`` (+ 64 MiB of header), or (``strict``) missing / unexpected keys
             or mismatched shapes, listed by name.
     """
     p = path if isinstance(path, Traversable) else Path(path)
-    _load_state(model, _tensors_from(_read_bytes(p, "weights file"), p), p, strict)
+    limit = 8 * sum(t.numel() for t in model.state_dict().values()) + _HEADER_BYTES
+    _load_state(model, _tensors_from(_read_bytes(p, "weights file", limit), p), p, strict)
     return model
 
 
@@ -142,11 +193,14 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], name: s
     Args:
         model: a model built by :func:`facevox.create_model` (it knows its registered name)
             or any registered model class instance with ``config``.
-        directory: destination folder (created; replaced if it exists).
+        directory: destination folder: created, or replaced whole if it is an empty folder or
+            a facevox checkpoint (``config.json`` + ``model.safetensors`` and nothing else).
         name: registered model name, if ``model`` was not built by ``create_model``.
 
     Raises:
-        CheckpointError: the model's name is unknown or it has no dataclass ``config``.
+        CheckpointError: the model's name is unknown or it has no dataclass ``config``; or
+            ``directory`` is empty, or exists and is a file, a folder that is not a facevox
+            checkpoint, or a folder holding other files too (nothing is replaced).
     """
     model_name = name or getattr(model, "facevox_name", None)
     if not model_name:
@@ -154,71 +208,160 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], name: s
     config = getattr(model, "config", None)
     if config is None or not dataclasses.is_dataclass(config):
         raise CheckpointError(f"{type(model).__name__} has no dataclass `config` attribute")
+    raw = os.fspath(directory)
+    if not str(raw).strip():
+        raise CheckpointError("save_pretrained: the directory is an empty path; name the checkpoint folder")
+    target = Path(raw)
+    _check_replaceable(target)
     spec = get_model_spec(model_name)
     weights = st_save(_state_dict(model, None), metadata={"format": "pt"})
     meta = {
         "format": _FORMAT,
-        "version": 1,
+        "version": _VERSION,
         "model": model_name,
         "config": config_to_dict(config),
         "card": spec.card.to_dict(),
         "sha256": hashlib.sha256(weights).hexdigest(),
     }
-    target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    place = Path(os.path.abspath(target))
+    place.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{place.name}.", dir=place.parent))
     try:
         (tmp / WEIGHTS_NAME).write_bytes(weights)
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
+        if place.exists():
+            old = place.with_name(f".{place.name}.old")
             shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
+            os.replace(place, old)
+            os.replace(tmp, place)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, target)
+            os.replace(tmp, place)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
+def _check_replaceable(target: Path) -> None:
+    """Refuse to save over anything but nothing, an empty folder, or a facevox checkpoint folder."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        if os.path.lexists(target):
+            raise CheckpointError(f"{target} is a broken symbolic link; save_pretrained does not replace it") from None
+        return
+    if not stat.S_ISDIR(mode):
+        raise CheckpointError(
+            f"{target} exists and is not a folder; save_pretrained replaces only a facevox checkpoint "
+            "folder: remove the file or choose another path"
+        )
+    entries = sorted(os.listdir(target))
+    if not entries:
+        return
+    others = [e for e in entries if e not in (CONFIG_NAME, WEIGHTS_NAME)]
+    if others:
+        raise CheckpointError(
+            f"{target} holds other files than a checkpoint ({_few(others)}); save_pretrained replaces a "
+            "checkpoint folder whole, so it refuses: choose another path or move them"
+        )
+    try:
+        meta = json.loads(_read_bytes(target / CONFIG_NAME, "checkpoint config", MAX_CONFIG_BYTES))
+    except (CheckpointError, ValueError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise CheckpointError(
+            f"{target} exists and is not a facevox checkpoint (no {CONFIG_NAME} of format {_FORMAT!r}); "
+            "save_pretrained does not replace it: choose another path"
+        )
+
+
+def _read_meta(config_path: Path) -> dict[str, Any]:
+    """``config.json`` parsed and its entries checked (the model's config fields are checked later)."""
+    raw = _read_bytes(config_path, "checkpoint config", MAX_CONFIG_BYTES)
+    try:
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise CheckpointError(f"{config_path} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from None
+    if _depth(meta) > MAX_JSON_DEPTH:
+        raise CheckpointError(f"{config_path} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise CheckpointError(f"{config_path} is not a facevox checkpoint config (format {_FORMAT!r})")
+    for key in ("model", "config", "sha256"):
+        if key not in meta:
+            raise CheckpointError(f"{config_path} lacks the {key!r} entry")
+    version = meta.get("version", _VERSION)
+    checks = [
+        ("version", type(version) is int and version == _VERSION, f"{_VERSION} (the only format version)"),
+        ("model", isinstance(meta["model"], str), "a registered model name (a string)"),
+        ("config", isinstance(meta["config"], dict), "an object of the model's config fields"),
+        ("sha256", isinstance(meta["sha256"], str) and _SHA256.fullmatch(meta["sha256"]) is not None,
+         f"a 64-digit hex string (the sha256 of {WEIGHTS_NAME})"),
+        ("card", isinstance(meta.get("card", {}), dict), "an object (the model card)"),
+    ]
+    for key, ok, accepted in checks:
+        if not ok:
+            value = json.dumps(meta.get(key, version))
+            value = value if len(value) <= 80 else value[:77] + "..."
+            raise CheckpointError(f"{config_path}: entry {key!r} = {value} is not accepted; expected {accepted}")
+    return meta
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of arrays and objects, without recursion (stops past the limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def load_pretrained(directory: str | os.PathLike[str]) -> nn.Module:
     """Rebuild a model from a :func:`save_pretrained` directory, verified and in eval mode.
 
-    ``directory`` may also be the path of its ``config.json`` or ``model.safetensors``.
+    ``directory`` may also be the path of its ``config.json`` or ``model.safetensors``. Nothing
+    is allocated before the config has been checked (see the module docstring).
 
     Raises:
-        CheckpointError: missing files, bad JSON, unknown format, sha256 mismatch (tampered
-            or truncated weights), unknown config keys, or weights that do not fit.
+        CheckpointError: missing files or files that are not regular (a FIFO, a device...),
+            ``config.json`` too big, too deep or not JSON, an unknown format or version, a
+            malformed entry (``sha256`` not a 64-digit hex string...), unknown config keys or
+            config fields of the wrong type or range (the file, the field, the value and what
+            is accepted are named), a model above the parameter limit, sha256 mismatch
+            (tampered or truncated weights), or weights that do not fit.
         facevox.UnknownModelError: the model's plugin is not installed.
     """
     root = Path(directory)
     if root.is_file():
         root = root.parent
     config_path = root / CONFIG_NAME
+    meta = _read_meta(config_path)
+    spec = get_model_spec(meta["model"])
+    where = str(config_path)
     try:
-        meta = json.loads(_read_bytes(config_path, "checkpoint config").decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise CheckpointError(f"{config_path} is not a facevox checkpoint config (format {_FORMAT!r})")
-    for key in ("model", "config", "sha256"):
-        if key not in meta:
-            raise CheckpointError(f"{config_path} lacks the {key!r} entry")
-    data = _read_bytes(root / WEIGHTS_NAME, "checkpoint weights")
+        config = parse_config(type(spec.config), meta["config"], where=where, default=spec.config, prefix="config.")
+        elements = check_model_size(spec.factory, config, where=where)
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    limit = 8 * (MAX_PARAMETERS if elements is None else elements) + _HEADER_BYTES
+    data = _read_bytes(root / WEIGHTS_NAME, "checkpoint weights", limit)
     digest = hashlib.sha256(data).hexdigest()
-    if digest != meta["sha256"]:
+    expected = meta["sha256"].lower()
+    if digest != expected:
         raise CheckpointError(
             f"{root / WEIGHTS_NAME} does not match its config's sha256 "
-            f"(expected {meta['sha256'][:12]}..., got {digest[:12]}...): the file was changed or truncated"
+            f"(expected {expected[:12]}..., got {digest[:12]}...): the file was changed or truncated"
         )
-    spec = get_model_spec(meta["model"])
-    try:
-        config = config_from_dict(type(spec.config), meta["config"])
-    except TypeError as exc:
-        raise CheckpointError(f"{config_path}: {exc}") from None
     model = spec.factory(config)
     model.facevox_name = meta["model"]  # type: ignore[assignment]
     _load_state(model, _tensors_from(data, root / WEIGHTS_NAME), root / WEIGHTS_NAME)

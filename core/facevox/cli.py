@@ -2,7 +2,12 @@
 
 Core commands: ``plugins``, ``models``, ``info``, ``train`` (a group filled by plugins'
 ``register_trainers``), ``emotion``, ``speak``, ``demo``. Plugins add top-level commands through
-``register_commands``. User errors go to stderr with a non-zero exit code and no traceback.
+``register_commands``.
+
+Errors: a :class:`facevox.FacevoxError`, a click usage error and an ``OSError`` (a missing
+file, a permission error, a full disk) are the user's to fix and go to stderr as one line with a
+non-zero exit code. Any other exception is a bug: it is printed with its traceback. ``facevox
+--traceback ...`` or ``FACEVOX_TRACEBACK=1`` prints the traceback of every error.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -72,8 +79,26 @@ class _FacevoxGroup(click.Group):
         return self._plugin_commands().get(cmd_name)
 
 
+#: Environment variable that makes :func:`main` print the traceback of every error.
+TRACEBACK_ENV = "FACEVOX_TRACEBACK"
+
+_show_traceback = False  # set by --traceback for the current main() call
+
+
+def _traceback_option(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    global _show_traceback
+    if value:
+        _show_traceback = True
+
+
+def _traceback_from_env() -> bool:
+    return os.environ.get(TRACEBACK_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 @click.group(cls=_FacevoxGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="facevox")
+@click.option("--traceback", is_flag=True, is_eager=True, expose_value=False, callback=_traceback_option,
+              help=f"Print the traceback of any error, not only of unexpected ones (or set {TRACEBACK_ENV}=1).")
 def cli() -> None:
     """facevox: faces and speech, as plugins.
 
@@ -154,7 +179,8 @@ def train_group() -> None:
     """Train a model family (commands come from plugins)."""
 
 
-_USER_ERRORS = (registry.FacevoxError, ValueError, OSError, KeyError)
+#: Errors printed as one line: facevox's own, and the environment's (missing file, permissions).
+_USER_ERRORS: tuple[type[BaseException], ...] = (registry.FacevoxError, OSError)
 
 
 def _one_line_warnings(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
@@ -164,8 +190,21 @@ def _one_line_warnings(message: Warning | str, category: type[Warning], *args: A
 _default_format = warnings.formatwarning
 
 
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and not isinstance(exc, registry.FacevoxError) and exc.args:
+        return str(exc.args[0])  # KeyError's str() quotes its message
+    return str(exc) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point; returns the exit code (0 ok, 1 user error, 2 usage error)."""
+    """Console-script entry point; returns the exit code (0 ok, 1 error, 2 usage error, 130 aborted).
+
+    A :class:`facevox.FacevoxError`, a click error or an ``OSError`` prints one line to stderr;
+    any other exception prints its traceback (a bug, worth reporting). With ``--traceback`` or
+    ``FACEVOX_TRACEBACK=1`` every error prints its traceback before its message.
+    """
+    global _show_traceback
+    _show_traceback = _traceback_from_env()
     warnings.formatwarning = _one_line_warnings  # type: ignore[assignment]
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="facevox", standalone_mode=False)
@@ -173,13 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.ClickException as exc:
+        if _show_traceback:
+            traceback.print_exc(file=sys.stderr)
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except _USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        click.echo(f"facevox: error: {message}", err=True)
+        if _show_traceback:
+            traceback.print_exc(file=sys.stderr)
+        click.echo(f"facevox: error: {_message(exc)}", err=True)
+        return 1
+    except Exception as exc:  # a bug: show where it happened
+        traceback.print_exc(file=sys.stderr)
+        click.echo(f"facevox: unexpected error ({type(exc).__name__}): {_message(exc)}", err=True)
         return 1
     return int(result) if isinstance(result, int) else 0
 

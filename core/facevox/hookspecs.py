@@ -4,6 +4,11 @@ Every hook is named ``register_<things>`` and receives a ``register`` callback; 
 the collections and plugins never touch a global (the style of simonw/llm and datasette).
 Hook bodies are docstrings only. ``docs/plugins.md`` documents each hook under its exact
 signature, and a test checks it does.
+
+Each call of ``register`` is checked against its hook (``facevox.plugins`` holds the rules): a
+call with arguments the hook does not take (``register("garbage")`` in ``register_models``), or
+a hook that raises, drops the whole plugin, with everything it registered from every hook, and
+one warning naming it.
 """
 
 from __future__ import annotations

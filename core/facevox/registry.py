@@ -1,7 +1,11 @@
 """The model registry: ``create_model``, ``list_models``, ``model_info`` (timm-style).
 
 Models, face detectors and text processors are collected from the plugins' ``register_*``
-hooks the first time they are needed, and cached until the set of plugins changes.
+hooks the first time they are needed, and cached until the set of plugins changes
+(:func:`facevox.plugins.on_change`). A name registered by two plugins is resolved in favour of
+the built-in one, with a warning naming both distributions (``FACEVOX_ALLOW_OVERRIDE=1`` lets
+the third party's win). Plugin code run later (a factory, a weights loader) that fails raises a
+:class:`PluginFactoryError` naming the plugin.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import dataclasses
 import difflib
 import fnmatch
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +27,7 @@ from facevox.roles import FaceDetector, TextProcessor
 __all__ = [
     "DuplicateModelError",
     "FacevoxError",
+    "PluginFactoryError",
     "UnknownModelError",
     "UntrainedModelWarning",
     "create_face_detector",
@@ -57,6 +63,22 @@ class UntrainedModelWarning(UserWarning):
     """A pipeline was built on a registered model that ships no weights: its output is meaningless."""
 
 
+class PluginFactoryError(FacevoxError, RuntimeError):
+    """A registered factory (model, face detector, text processor) failed to build, or built the
+    wrong thing; the message names the plugin (and its distribution) that registered it, and the
+    original exception is chained as ``__cause__``.
+
+    Attributes:
+        kind: ``"model"``, ``"face detector"`` or ``"text processor"``.
+        name: the registered name.
+        plugin: the name of the plugin that registered it.
+    """
+
+    def __init__(self, message: str, *, kind: str, name: str, plugin: str) -> None:
+        super().__init__(message)
+        self.kind, self.name, self.plugin = kind, name, plugin
+
+
 @dataclasses.dataclass
 class _Entry:
     value: Any
@@ -64,7 +86,13 @@ class _Entry:
 
 
 class _Collection:
-    """Name -> entry collected from one hook; raises on duplicates, suggests close matches."""
+    """Name -> entry collected from one hook; resolves clashes, suggests close matches.
+
+    Two plugins registering one name: when either comes from an installed distribution, a
+    :class:`facevox.plugins.PluginWarning` names both and one is kept (the built-in, unless
+    ``FACEVOX_ALLOW_OVERRIDE=1``; otherwise the first loaded). Between two plugins registered in
+    code (no distribution) it is a :class:`DuplicateModelError`.
+    """
 
     def __init__(self, hook: str, kind: str, unpack: Callable[..., tuple[str, Any]]) -> None:
         self.hook, self.kind, self._unpack = hook, kind, unpack
@@ -72,22 +100,60 @@ class _Collection:
         self._lock = threading.RLock()
 
     def entries(self) -> dict[str, _Entry]:
+        cached = self._entries
+        if cached is not None:
+            return cached
         with self._lock:
-            if self._entries is None:
-                entries: dict[str, _Entry] = {}
-                for plugin, args in plugins.collect_hook(self.hook):
-                    name, value = self._unpack(*args)
-                    if name in entries:
-                        raise DuplicateModelError(
-                            f"{self.kind} {name!r} is registered twice: by plugin "
-                            f"{_label(entries[name].plugin)} and by plugin {_label(plugin)}; "
-                            "uninstall one, or restrict plugins with FACEVOX_LOAD_PLUGINS"
-                        )
-                    entries[name] = _Entry(value, plugin)
-                self._entries = entries
+            while self._entries is None:
+                start = plugins.generation()
+                entries = self._collect()
+                if plugins.generation() == start:  # no plugin dropped or added meanwhile
+                    self._entries = entries
             return self._entries
 
+    def _collect(self) -> dict[str, _Entry]:
+        entries: dict[str, _Entry] = {}
+        for plugin, args in plugins.collect_hook(self.hook):  # arguments checked by the plugin manager
+            name, value = self._unpack(*args)
+            if name in entries and self._keeps_first(name, entries[name].plugin, plugin):
+                continue
+            entries[name] = _Entry(value, plugin)
+        return entries
+
+    def _keeps_first(self, name: str, first: str, second: str) -> bool:
+        a, b = _info(first), _info(second)
+        if not (a and a.distribution) and not (b and b.distribution):
+            raise DuplicateModelError(
+                f"{self.kind} {name!r} is registered twice: by plugin {_label(first)} and by plugin "
+                f"{_label(second)}; uninstall one, or restrict plugins with FACEVOX_LOAD_PLUGINS"
+            )
+        a_builtin, b_builtin = bool(a and a.builtin), bool(b and b.builtin)
+        override = plugins.ALLOW_OVERRIDE_ENV
+        if a_builtin != b_builtin:
+            other = _dist_name(b if a_builtin else a, second if a_builtin else first)
+            if plugins.allow_override():
+                keep_first = b_builtin
+                outcome = f"using {other}'s, which replaces the built-in ({override}=1)"
+            else:
+                keep_first = a_builtin
+                outcome = f"keeping the built-in one (set {override}=1 to use {other}'s)"
+        else:
+            keep_first = True
+            outcome = (f"keeping the first, from {_dist_name(a, first)}; uninstall one, or choose with "
+                       f"{plugins.LOAD_PLUGINS_ENV}")
+        warnings.warn(
+            f"facevox: {self.kind} {name!r} is registered by plugin {_label(first)} and by plugin "
+            f"{_label(second)}: {outcome}",
+            plugins.PluginWarning,
+            stacklevel=5,
+        )
+        return keep_first
+
     def get(self, name: str) -> _Entry:
+        if not isinstance(name, str):
+            raise UnknownModelError(
+                f"{self.kind} names are strings such as 'family.variant', got {type(name).__name__} {name!r:.80}"
+            )
         entries = self.entries()
         try:
             return entries[name]
@@ -99,27 +165,57 @@ class _Collection:
                 f"unknown {self.kind} {name!r}{hint} (registered: {available})"
             ) from None
 
+    def build(self, name: str, call: Callable[[], Any], what: str = "failed to build") -> Any:
+        """Run plugin code for entry ``name`` (its factory, its weights loader).
+
+        Raises:
+            PluginFactoryError: the call raised anything but a :class:`FacevoxError` or
+                ``KeyboardInterrupt``; it names the plugin and chains the original.
+        """
+        try:
+            return call()
+        except (KeyboardInterrupt, FacevoxError):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - plugin code: SystemExit included
+            plugin = self.get(name).plugin
+            raise PluginFactoryError(
+                f"{self.kind} {name!r} from plugin {_label(plugin)} {what}: {plugins._describe(exc)}",
+                kind=self.kind, name=name, plugin=plugin,
+            ) from exc
+
+    def wrong_type(self, name: str, built: Any, expected: str) -> PluginFactoryError:
+        plugin = self.get(name).plugin
+        return PluginFactoryError(
+            f"{self.kind} {name!r} from plugin {_label(plugin)}: its factory returned "
+            f"{type(built).__name__}, not a {expected}",
+            kind=self.kind, name=name, plugin=plugin,
+        )
+
     def clear(self) -> None:
-        with self._lock:
-            self._entries = None
+        self._entries = None  # no lock: may run while another thread rebuilds (see entries())
+
+
+def _info(plugin: str) -> plugins.PluginInfo | None:
+    try:
+        return plugins.plugin_info(plugin)
+    except KeyError:
+        return None
 
 
 def _label(plugin: str) -> str:
-    try:
-        return plugins.plugin_info(plugin).label
-    except KeyError:
-        return repr(plugin)
+    info = _info(plugin)
+    return info.label if info else repr(plugin)
 
 
-def _unpack_spec(spec: Any) -> tuple[str, Any]:
-    if not isinstance(spec, ModelSpec):
-        raise TypeError(f"register_models: register() takes a facevox.ModelSpec, got {type(spec).__name__}")
+def _dist_name(info: plugins.PluginInfo | None, plugin: str) -> str:
+    return (info.distribution if info and info.distribution else None) or f"plugin {plugin!r}"
+
+
+def _unpack_spec(spec: ModelSpec) -> tuple[str, ModelSpec]:
     return spec.name, spec
 
 
-def _unpack_factory(name: Any, factory: Any) -> tuple[str, Any]:
-    if not isinstance(name, str) or not callable(factory):
-        raise TypeError("register(name, factory) takes a str and a zero-argument callable")
+def _unpack_factory(name: str, factory: Callable[[], Any]) -> tuple[str, Callable[[], Any]]:
     return name, factory
 
 
@@ -127,7 +223,7 @@ _models = _Collection("register_models", "model", _unpack_spec)
 _detectors = _Collection("register_face_detectors", "face detector", _unpack_factory)
 _text_processors = _Collection("register_text_processors", "text processor", _unpack_factory)
 for _c in (_models, _detectors, _text_processors):
-    plugins._on_change(_c.clear)
+    plugins.on_change(_c.clear)
 
 
 # ---------------------------------------------------------------------------- models
@@ -183,17 +279,29 @@ def create_model(name: str, pretrained: bool = True, **overrides: Any) -> nn.Mod
         eval mode when pretrained, train mode otherwise, on CPU in float32.
 
     Raises:
-        UnknownModelError: no such model.
-        TypeError: an override is not a field of the config (accepted fields are listed).
+        UnknownModelError: no such model, or ``name`` is not a string.
+        facevox.validation.ConfigError: an override is not a field of the config (accepted fields
+            are listed), has the wrong type or range for its annotation (the field, the value and
+            what is accepted are named), or makes a model above
+            :data:`facevox.validation.MAX_PARAMETERS`; also ``pretrained`` that is not a bool.
         facevox.CheckpointError: the shipped weights do not fit the (overridden) config.
+        PluginFactoryError: the plugin's factory (or weights loader) raised, or the factory did
+            not return a ``torch.nn.Module``; the plugin is named.
     """
     spec = get_model_spec(name)
-    fields = {f.name for f in dataclasses.fields(spec.config)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(f"{name}: unknown config field(s) {unknown}; accepted: {sorted(fields)}")
-    config = dataclasses.replace(spec.config, **overrides)
-    model = spec.factory(config)
+    if not isinstance(pretrained, bool):
+        from facevox.validation import ConfigError
+
+        raise ConfigError(f"create_model({name!r}): pretrained must be True or False, got {pretrained!r:.80}")
+    if overrides:
+        from facevox.validation import check_model_size, check_overrides
+
+        where = f"create_model({name!r})"
+        config = check_overrides(type(spec.config), spec.config, overrides, where=where)
+        check_model_size(spec.factory, config, where=where)
+    else:
+        config = spec.config
+    model = _build_model(name, spec, config)
     model.facevox_name = name  # type: ignore[assignment]
     if pretrained and spec.has_weights:
         if spec.weights is not None:
@@ -201,8 +309,16 @@ def create_model(name: str, pretrained: bool = True, **overrides: Any) -> nn.Mod
 
             load_weights(model, spec.weights)
         elif spec.weights_loader is not None:
-            spec.weights_loader(model)
+            loader = spec.weights_loader
+            _models.build(name, lambda: loader(model), "failed to load its weights")
         model.eval()
+    return model
+
+
+def _build_model(name: str, spec: ModelSpec, config: Any) -> nn.Module:
+    model = _models.build(name, lambda: spec.factory(config))
+    if not isinstance(model, nn.Module):
+        raise _models.wrong_type(name, model, "torch.nn.Module")
     return model
 
 
@@ -218,7 +334,7 @@ def model_info(name: str) -> dict[str, Any]:
         version = plugins.plugin_info(plugin).version
     except KeyError:
         version = ""
-    model = spec.factory(spec.config)
+    model = _build_model(name, spec, spec.config)
     params = sum(p.numel() for p in model.parameters())
     return {
         "name": spec.name,
@@ -245,11 +361,14 @@ def create_face_detector(name: str | None = None) -> FaceDetector:
 
     Raises:
         UnknownModelError: no such detector.
+        PluginFactoryError: its factory raised, or returned something other than a
+            :class:`facevox.FaceDetector` (the plugin that registered it is named).
     """
-    detector = _detectors.get(name or DEFAULT_FACE_DETECTOR).value()
+    name = name or DEFAULT_FACE_DETECTOR
+    detector = _detectors.build(name, _detectors.get(name).value)
     if not isinstance(detector, FaceDetector):
-        raise TypeError(f"face detector {name!r} factory returned {type(detector).__name__}, not a FaceDetector")
-    return detector  # type: ignore[no-any-return]
+        raise _detectors.wrong_type(name, detector, "facevox.FaceDetector")
+    return detector
 
 
 def list_text_processors() -> list[str]:
@@ -262,8 +381,10 @@ def create_text_processor(name: str) -> TextProcessor:
 
     Raises:
         UnknownModelError: no such text processor.
+        PluginFactoryError: its factory raised, or returned something other than a
+            :class:`facevox.TextProcessor` (the plugin that registered it is named).
     """
-    processor = _text_processors.get(name).value()
+    processor = _text_processors.build(name, _text_processors.get(name).value)
     if not isinstance(processor, TextProcessor):
-        raise TypeError(f"text processor {name!r} factory returned {type(processor).__name__}")
-    return processor  # type: ignore[no-any-return]
+        raise _text_processors.wrong_type(name, processor, "facevox.TextProcessor")
+    return processor

@@ -84,7 +84,7 @@ def _clear() -> None:
         _styles = None
 
 
-plugins._on_change(_clear)
+plugins.on_change(_clear)
 
 
 def _collect() -> dict[str, SpeechStyle]:

@@ -31,7 +31,7 @@ MAX_TEXT_CHARS = 400
 MAX_IMAGE_SIDE = 1600
 
 
-class DemoInputError(ValueError):
+class DemoInputError(facevox.FacevoxError, ValueError):
     """Input the demo cannot use (no image, no face, empty text...); the message is for the user."""
 
 

@@ -11,7 +11,26 @@ import torch
 from facevox.io import atomic_path
 from torch import Tensor
 
-__all__ = ["make_grid", "save_png", "to_uint8"]
+__all__ = ["grid_shape", "make_grid", "png_pixel_limit", "save_png", "to_uint8"]
+
+
+def png_pixel_limit() -> int | None:
+    """The most pixels a PNG may have for Pillow to open it with its default limits.
+
+    That is ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485 unless changed): above it Pillow warns
+    (``DecompressionBombWarning``), above twice it refuses. ``None`` when the limit is disabled.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    return None if limit is None else int(limit)
+
+
+def grid_shape(n_rows: int, n_cols: int, tile: Sequence[int], pad: int = 2, scale: int = 1) -> tuple[int, int]:
+    """``(height, width)`` in pixels of :func:`make_grid`'s output for ``n_rows`` rows of at most
+    ``n_cols`` tiles of ``tile = (H, W)`` pixels, computed before anything is drawn."""
+    h, w = tile
+    return (n_rows * (h + pad) + pad) * scale, (n_cols * (w + pad) + pad) * scale
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -51,11 +70,16 @@ def save_png(image: np.ndarray | Tensor, path: str | os.PathLike[str], overwrite
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: the image has more pixels than Pillow opens by default (:func:`png_pixel_limit`).
     """
     from PIL import Image
 
     if isinstance(image, Tensor):
         image = to_uint8(image.reshape(1, 1, *image.shape[-2:]))[0]
+    limit = png_pixel_limit()
+    if limit is not None and image.shape[0] * image.shape[1] > limit:
+        raise ValueError(f"a {image.shape[1]}x{image.shape[0]} PNG has more pixels than the {limit:,} Pillow "
+                         f"opens by default (PIL.Image.MAX_IMAGE_PIXELS); not writing {path}")
     with atomic_path(path, overwrite=overwrite) as tmp:
         Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(tmp, format="PNG")
     return Path(path)

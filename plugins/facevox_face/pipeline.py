@@ -15,13 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from facevox import FaceBox, FaceDetector
+from facevox import FaceBox, FaceDetector, NoFaceError
 from torch import Tensor
 
-__all__ = ["FaceCrop", "NoFaceError", "collect_images", "load_face", "load_faces"]
-
-class NoFaceError(ValueError):
-    """The detector found no face in an image."""
+__all__ = ["FaceCrop", "NoFaceError", "collect_images", "load_face", "load_faces"]  # NoFaceError: facevox.NoFaceError, re-exported
 
 
 @dataclass

@@ -3,9 +3,10 @@
 One loop for the three models: in-memory FER2013 (either layout, via
 :func:`facevox.datasets.load_fer2013`), batch augmentation (horizontal flip, +-2 px shift),
 Adam with linear warm-up and cosine decay, bf16 autocast on CPUs that support it, a tqdm
-progress bar, validation MSE/SSIM every epoch, a PNG grid of reconstructions and samples per
-epoch, and a resumable checkpoint (safetensors weights + JSON config + ``state.pt`` optimizer
-state, loaded with ``weights_only=True``) in ``--out``.
+progress bar, validation MSE/SSIM (:func:`facevox_face.metrics.ssim`, plain torch) every epoch, a
+PNG grid of reconstructions and samples per epoch, and a resumable checkpoint (safetensors
+weights + JSON config + ``state.pt`` optimizer state, loaded with ``weights_only=True``) in
+``--out``.
 
 Losses (per image, averaged over the batch):
 
@@ -32,7 +33,7 @@ from typing import Any
 import click
 import torch
 import torch.nn.functional as F
-from facevox import config_from_dict, config_to_dict
+from facevox import CheckpointError, config_from_dict, config_to_dict
 from facevox.io import atomic_path, atomic_write_text
 from torch import Tensor, nn
 
@@ -40,6 +41,7 @@ from .ae import AEConfig, ConvAutoencoder
 from .blocks import ConvBlock
 from .cvae import ConditionalVAE, CVAEConfig
 from .grid import make_grid, save_png
+from .metrics import ssim
 from .vae import ConvVAE, VAEConfig
 
 __all__ = ["GuideCNN", "TrainSettings", "evaluate_reconstruction", "train", "train_commands"]
@@ -109,7 +111,10 @@ def _aux_head(latent_dim: int) -> nn.Module:
 def _load(data: Path, split: str, limit: int, seed: int) -> tuple[Tensor, Tensor]:
     from facevox.datasets import load_fer2013
 
-    images, labels = load_fer2013(data, split)
+    try:
+        images, labels = load_fer2013(data, split)
+    except ValueError as exc:  # a malformed data set is the user's to fix: one line, not a traceback
+        raise click.BadParameter(str(exc), param_hint="--data") from exc
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     if limit:
         keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:limit]
@@ -138,7 +143,10 @@ def _to_float(images: Tensor) -> Tensor:
 
 @torch.no_grad()
 def evaluate_reconstruction(model: nn.Module, images: Tensor, batch_size: int = 256) -> dict[str, float]:
-    """Reconstruction MSE and SSIM (``skimage.metrics.structural_similarity``, data range 1).
+    """Reconstruction MSE and SSIM (:func:`facevox_face.metrics.ssim`: Wang et al. 2004, data range 1).
+
+    The SSIM is the Gaussian-window one (11x11, sigma 1.5), not scikit-image's default
+    7x7 uniform window, so it can differ a little from figures made with the latter.
 
     Args:
         model: a face autoencoder (eval mode is set here).
@@ -147,14 +155,12 @@ def evaluate_reconstruction(model: nn.Module, images: Tensor, batch_size: int = 
     Returns:
         ``{"mse": ..., "ssim": ...}`` means over the images.
     """
-    from skimage.metrics import structural_similarity
-
     model.eval()
     recon = torch.cat([model.reconstruct(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
     mse = float((recon - images).pow(2).mean())
-    a, b = images[:, 0].double().numpy(), recon[:, 0].double().numpy()
-    ssim = sum(structural_similarity(p, q, data_range=1.0) for p, q in zip(a, b, strict=False)) / len(a)
-    return {"mse": mse, "ssim": float(ssim)}
+    scores = [ssim(images[i : i + batch_size].double(), recon[i : i + batch_size].double(), data_range=1.0)
+              for i in range(0, len(images), batch_size)]
+    return {"mse": mse, "ssim": float(torch.cat(scores).mean())}
 
 
 # ---------------------------------------------------------------------------- checkpoint
@@ -177,7 +183,7 @@ def _load_checkpoint(out: Path, model: nn.Module) -> dict[str, Any]:
     result = model.load_state_dict(load_file(str(out / "model.safetensors")), strict=False)
     bad = [k for k in [*result.missing_keys, *result.unexpected_keys] if not k.startswith("latent_")]
     if bad:  # only the refittable sampling buffers may differ between versions
-        raise RuntimeError(f"checkpoint {out} does not fit {type(model).__name__}: {bad[:8]}")
+        raise CheckpointError(f"checkpoint {out} does not fit {type(model).__name__}: {bad[:8]}")
     return torch.load(out / "state.pt", weights_only=True)
 
 
@@ -443,7 +449,8 @@ def _make_command(kind: str) -> click.Command:
                   show_default=True, help="CVAE: steps training the guide CNN alone first.")
     @click.option("--init", type=click.Path(exists=True, path_type=Path), default=None,
                   help="Start from another run's model.safetensors (e.g. a face-vae run for face-cvae).")
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+                  help="Random seed, 0 .. 2**63 - 1.")
     @click.option("--bf16/--no-bf16", default=True, show_default=True, help="bf16 autocast on CPU.")
     @click.option("--limit", type=click.IntRange(0), default=0, help="Use only N training images (smoke tests).")
     @click.option("--val-limit", type=click.IntRange(0), default=0, help="Use only N validation images.")

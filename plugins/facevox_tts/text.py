@@ -27,6 +27,8 @@ from torch import Tensor
 
 __all__ = [
     "EOS",
+    "MAX_NUMBER_DIGITS",
+    "MAX_WORD_CHARS",
     "PAD",
     "SYMBOLS",
     "EnglishCharacters",
@@ -95,6 +97,17 @@ _CURRENCIES: dict[str, tuple[str, str, str, str]] = {
 _SILENT = "\"“”«»()[]{}<>`´^|\\"
 _SMALL_WORDS = {"a", "i", "o"}
 
+#: Longest word after normalisation; a longer run of non-space characters (a 5,000-letter
+#: "word", a URL, a hash) is cut into near-equal chunks of at most this many characters, split
+#: at its hyphens first, so that no piece of text can ask the acoustic model for more than a
+#: sentence's worth of tokens.
+MAX_WORD_CHARS = 40
+#: Integers with more digits than this are read digit by digit ("one two three ..."): num2words
+#: names numbers up to about 10^300 only, and Python refuses to convert more than 4,300 digits.
+MAX_NUMBER_DIGITS = 21
+# How far around an abbreviation its context is read (keeps normalisation linear in the text).
+_CONTEXT_CHARS = 64
+
 
 def _words(n: int | float | str, **kwargs: object) -> str:
     return str(num2words(n, lang="en", **kwargs)).replace(",", "")
@@ -104,17 +117,28 @@ def _number(match: re.Match[str]) -> str:
     return _spell_number(match.group(0))
 
 
+def _digits(digits: str) -> str:
+    """``"123"`` -> ``"one two three"``."""
+    return " ".join(_words(int(d)) for d in digits)
+
+
+def _spell_integer(digits: str, **kwargs: object) -> str:
+    """An integer written with ``digits`` (no separators); longer than :data:`MAX_NUMBER_DIGITS`: digit by digit."""
+    if len(digits) > MAX_NUMBER_DIGITS:
+        return f"{_digits(digits[:-1])} {_words(int(digits[-1]), **kwargs)}"  # the last one takes the ordinal
+    return _words(int(digits), **kwargs)
+
+
 def _spell_number(raw: str) -> str:
     text = raw.replace(",", "")
     if "." in text:
         whole, frac = text.split(".", 1)
-        head = _words(int(whole)) if whole else "zero"
-        return f"{head} point {' '.join(_words(int(d)) for d in frac)}"
-    value = int(text)
-    if len(raw) == 4 and 1100 <= value <= 2099 and not 2000 <= value <= 2009:
+        head = _spell_integer(whole) if whole else "zero"
+        return f"{head} point {_digits(frac)}"
+    if len(raw) == 4 and 1100 <= int(text) <= 2099 and not 2000 <= int(text) <= 2009:
         # A bare four-digit number reads as a year ("nineteen eighty-four").
-        return _words(value, to="year")
-    return _words(value)
+        return _words(int(text), to="year")
+    return _spell_integer(text)
 
 
 def _currency(match: re.Match[str]) -> str:
@@ -124,18 +148,19 @@ def _currency(match: re.Match[str]) -> str:
     if scale:
         return f"{_spell_number(amount)} {scale.lower()} {many}"
     whole, _, frac = amount.partition(".")
-    units = int(whole) if whole else 0
+    whole = whole.lstrip("0") or "0"
+    units = int(whole) if len(whole) <= MAX_NUMBER_DIGITS else -1  # -1: too long to name
     cents = int((frac + "00")[:2]) if frac else 0
     parts = []
     if units or not cents:
-        parts.append(f"{_words(units)} {one if units == 1 else many}")
+        parts.append(f"{_spell_integer(whole)} {one if units == 1 else many}")
     if cents:
         parts.append(f"{_words(cents)} {sub_one if cents == 1 else sub_many}")
     return " and ".join(parts)
 
 
 def _ordinal(match: re.Match[str]) -> str:
-    return _words(int(match.group(1).replace(",", "")), to="ordinal")
+    return _spell_integer(match.group(1).replace(",", ""), to="ordinal")
 
 
 def _time(match: re.Match[str]) -> str:
@@ -157,10 +182,10 @@ def _abbreviation(match: re.Match[str]) -> str:
     low = word.lower()
     if low == "st":
         # "St. Louis" -> saint; "Main St." -> street.
-        following = match.string[match.end():].lstrip()
-        before = match.string[: match.start()].rstrip().split(" ")[-1]
+        following = match.string[match.end() : match.end() + _CONTEXT_CHARS].lstrip()
+        before = match.string[max(0, match.start() - _CONTEXT_CHARS) : match.start()].rstrip().split(" ")[-1]
         return "saint" if following[:1].isupper() and not before[:1].isupper() else "street"
-    if low == "no" and not re.match(r"\s*\d", match.string[match.end():]):
+    if low == "no" and not re.match(r"\s*\d", match.string[match.end() : match.end() + _CONTEXT_CHARS]):
         return word  # "No." that is not followed by a number is the word "no".
     return _ABBREVIATIONS[low]
 
@@ -178,6 +203,23 @@ _ORDINAL_RE = re.compile(r"\b(\d[\d,]*)(st|nd|rd|th)\b", re.I)
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+")
 _ACRONYM_RE = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z]{2,5}\b")
 _AMPM_RE = re.compile(r"\b([ap])\.m\.", re.I)
+_LONG_WORD_RE = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
+_SPEAKABLE_RE = re.compile(r"[a-z]")
+
+
+def _chunks(word: str, limit: int) -> list[str]:
+    """``word`` cut into near-equal chunks of at most ``limit`` characters."""
+    if len(word) <= limit:
+        return [word]
+    n = -(-len(word) // limit)
+    size = -(-len(word) // n)
+    return [word[i : i + size] for i in range(0, len(word), size)]
+
+
+def _long_word(match: re.Match[str]) -> str:
+    """A run of more than :data:`MAX_WORD_CHARS` non-space characters, split at hyphens, then chunked."""
+    parts = [p for p in match.group(0).split("-") if p]
+    return " ".join(chunk for part in parts for chunk in _chunks(part, MAX_WORD_CHARS))
 
 
 def normalize_text(text: str) -> str:
@@ -189,6 +231,11 @@ def normalize_text(text: str) -> str:
     ``%``, ``+``...). Quotes and brackets are removed, dashes and ``; :`` become commas, runs
     of white space collapse to one space. Characters outside :data:`SYMBOLS` are kept here;
     :class:`EnglishCharacters` drops them (with a warning) when tokenizing.
+
+    Work and output are bounded by the input's length: integers of more than
+    :data:`MAX_NUMBER_DIGITS` digits are read digit by digit, and no word of the result is
+    longer than :data:`MAX_WORD_CHARS` characters (longer ones are split at their hyphens, then
+    cut into near-equal chunks).
 
     Args:
         text: any Unicode string.
@@ -218,6 +265,7 @@ def normalize_text(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _SILENT)
     text = text.lower()
     text = re.sub(r"\s+", " ", text)
+    text = _LONG_WORD_RE.sub(_long_word, text)
     text = re.sub(r"\s+([,.!?])", r"\1", text)
     text = re.sub(r",(\s*,)+", ",", text)
     text = re.sub(r"([.!?]),", r"\1", text)
@@ -225,14 +273,15 @@ def normalize_text(text: str) -> str:
 
 
 def split_sentences(text: str, max_chars: int = 180) -> list[str]:
-    """Split normalised text into sentences of at most about ``max_chars`` characters.
+    """Split normalised text into sentences of at most ``max_chars`` characters.
 
     Splits after ``. ! ?``; a sentence longer than ``max_chars`` is cut again at commas, then
-    at spaces, so that every piece stays within what the model was trained on.
+    at spaces, and a word longer than ``max_chars`` into near-equal chunks, so that every piece
+    stays within what the model was trained on (and its memory is bounded).
 
     Args:
         text: normalised text (see :func:`normalize_text`).
-        max_chars: soft upper bound on a piece's length, ``>= 20``.
+        max_chars: upper bound on a piece's length, ``>= 20``.
 
     Returns:
         non-empty pieces, in order.
@@ -251,7 +300,8 @@ def _cut(sentence: str, max_chars: int) -> list[str]:
     out: list[str] = []
     current = ""
     for clause in re.split(r"(?<=,)\s+", sentence):
-        for word in clause.split(" ") if len(clause) > max_chars else [clause]:
+        words = clause.split(" ") if len(clause) > max_chars else [clause]
+        for word in (chunk for w in words for chunk in _chunks(w, max_chars)):
             candidate = f"{current} {word}".strip()
             if len(candidate) > max_chars and current:
                 out.append(current)
@@ -294,14 +344,27 @@ class EnglishCharacters(TextProcessor):
     def split(self, text: str, max_chars: int = 180) -> list[str]:
         """Normalise ``text`` and split it into sentences (see :func:`split_sentences`).
 
+        Every piece has at most ``max_chars`` characters. Pieces with no speakable letter
+        (only symbols outside :data:`SYMBOLS`, e.g. another script) are dropped with a
+        ``UserWarning`` when other pieces remain.
+
         Raises:
             ValueError: ``text`` is empty or has nothing speakable.
         """
         _check_text(text)
         pieces = split_sentences(self.normalize(text), max_chars=max_chars)
-        if not pieces:
+        speakable = [p for p in pieces if _SPEAKABLE_RE.search(p)]
+        if not speakable:
             raise ValueError(f"text {text[:60]!r} has nothing speakable after normalisation")
-        return pieces
+        if len(speakable) < len(pieces):
+            silent = [p for p in pieces if not _SPEAKABLE_RE.search(p)]
+            warnings.warn(
+                f"dropped {len(silent)} piece(s) with nothing speakable, e.g. {silent[0][:40]!r}; "
+                f"accepted after normalisation: {''.join(SYMBOLS[2:])!r}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return speakable
 
     def encode(self, text: str) -> list[int]:
         """Token ids of one text, end-of-sequence included; unknown symbols dropped with a warning."""

@@ -304,7 +304,8 @@ def run_options(default_out: str, data_help: str) -> Callable[[Callable[..., Non
         click.option("--resume/--no-resume", default=False, help="Continue from OUT/last.pt."),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads."),
         click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances."),
-        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1),
+                     help="Random seed, 0 .. 2**63 - 1."),
     ]
 
     def apply(command: Callable[..., None]) -> Callable[..., None]:

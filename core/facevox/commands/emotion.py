@@ -50,9 +50,8 @@ def command(paths: tuple[str, ...], model_name: str | None, detector: str | None
         pipe = FaceEmotionPipeline(model_name or DEFAULT_EXPRESSION_MODEL, detector=detector, tta=not no_tta)
         if not no_detect:
             _ = pipe.detector  # fail early on an unknown detector
-    except (FacevoxError, KeyError, TypeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise click.ClickException(str(message)) from None
+    except (FacevoxError, TypeError) as exc:  # an unknown name; a model that is not an expression classifier
+        raise click.ClickException(str(exc)) from exc
 
     failures = 0
     show_bar = len(files) >= _PROGRESS_MIN_FILES

@@ -1,16 +1,35 @@
-"""``facevox speak``: synthesize English text to a WAV file."""
+"""``facevox speak``: synthesize English text to a WAV file.
+
+Untrusted text is bounded before any model is loaded: ``--file`` reads regular files only, of
+at most :data:`MAX_FILE_BYTES`, as UTF-8; standard input and TEXT are refused past
+``--max-chars`` (:data:`DEFAULT_MAX_CHARS`). The pipeline then bounds each piece it
+synthesizes (:mod:`facevox.pipelines.speech`). The WAV file is written atomically, so Ctrl-C
+leaves no partial output.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shlex
+import stat
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["command", "default_output_name"]
+__all__ = ["DEFAULT_MAX_CHARS", "MAX_FILE_BYTES", "PROGRESS_MIN_SENTENCES", "command", "default_output_name"]
+
+#: Largest ``--file`` read, bytes (1 MiB).
+MAX_FILE_BYTES = 1 << 20
+#: Default of ``--max-chars``: longest text spoken, characters.
+DEFAULT_MAX_CHARS = 100_000
+#: When standard error is not a terminal, progress lines are printed for texts of more sentences than this.
+PROGRESS_MIN_SENTENCES = 3
 
 
 def default_output_name(text: str, folder: Path | None = None) -> Path:
@@ -25,27 +44,164 @@ def default_output_name(text: str, folder: Path | None = None) -> Path:
     return path
 
 
-def _read_text(text: str | None, file: Path | None) -> str:
+def _output(path: str | Path) -> Path:
+    """``-o`` checked before any work: not empty, not a folder or a device, its folder writable.
+
+    Raises:
+        click.BadParameter: the path cannot take the WAV file (the reason is named).
+    """
+    from facevox.io import OutputPathError, check_output_path
+
+    try:
+        return check_output_path(path)
+    except OutputPathError as exc:
+        raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+
+
+def _read_file(path: Path) -> str:
+    """The UTF-8 text of ``path``: a regular file of at most :data:`MAX_FILE_BYTES` (never blocks on a FIFO).
+
+    Raises:
+        click.BadParameter: ``path`` is missing, not a regular file (a folder, a FIFO, a device
+            such as ``/dev/zero``), larger than the limit, unreadable or not UTF-8.
+    """
+    hint = "--file"
+    not_regular = f"{path} is not a regular file (a FIFO, a device or a socket); give a UTF-8 text file"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=hint) from None
+    if stat.S_ISDIR(mode):
+        raise click.BadParameter(f"{path} is a folder; give a UTF-8 text file", param_hint=hint)
+    if not stat.S_ISREG(mode):
+        raise click.BadParameter(not_regular, param_hint=hint)
+    try:
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it does not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise click.BadParameter(not_regular, param_hint=hint)
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=hint) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise click.BadParameter(
+            f"{path} is larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most --file reads; split it", param_hint=hint
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"{path} is not UTF-8 text: byte {exc.start:,} ({data[exc.start : exc.start + 1]!r}) cannot be decoded; "
+            "save it as UTF-8",
+            param_hint=hint,
+        ) from None
+
+
+def _read_stdin(max_chars: int) -> str:
+    """Standard input, at most ``max_chars + 1`` characters (one more shows it was too long)."""
+    try:
+        return sys.stdin.read(max_chars + 1)
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"standard input is not UTF-8 text: byte {exc.start:,} cannot be decoded", param_hint="TEXT"
+        ) from None
+
+
+def _read_text(text: str | None, file: Path | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The text to speak, from TEXT, ``-`` (stdin) or ``--file``, checked against ``max_chars``.
+
+    Raises:
+        click.UsageError: no text or two sources, or the text is longer than ``max_chars``.
+        click.BadParameter: ``--file`` or standard input cannot be read as UTF-8 text.
+    """
     if text is not None and file is not None:
         raise click.UsageError("give TEXT or --file, not both")
     if file is not None:
-        try:
-            return file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="--file") from exc
-    if text is None:
+        content, source = _read_file(file), str(file)
+    elif text is None:
         raise click.UsageError("give the TEXT to speak, '-' to read it from stdin, or --file TEXT_FILE")
-    if text == "-":
-        return sys.stdin.read()
-    return text
+    elif text == "-":
+        content = _read_stdin(max_chars)
+        if len(content) > max_chars:
+            raise click.UsageError(
+                f"standard input has more than {max_chars:,} characters, the --max-chars limit; "
+                "split the text or pass a larger --max-chars"
+            )
+        return content
+    else:
+        content, source = text, "TEXT"
+    if len(content) > max_chars:
+        raise click.UsageError(
+            f"{source} has {len(content):,} characters, more than --max-chars {max_chars:,}; "
+            "split the text or pass a larger --max-chars"
+        )
+    return content
 
 
-@click.command("speak")
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback that reports on stderr, or ``None`` when nothing is shown.
+
+    A progress bar when stderr is a terminal (more than one sentence); otherwise one line per
+    update (``speaking: 8/40 sentences``) for more than :data:`PROGRESS_MIN_SENTENCES`
+    sentences, e.g. in a log. ``quiet``: nothing.
+    """
+    if quiet or total <= 1:
+        yield None
+    elif _stderr_is_tty():
+        with click.progressbar(length=total, label="speaking", file=sys.stderr) as bar:
+            state = {"done": 0}
+
+            def _bar(done: int, total: int) -> None:
+                bar.update(done - state["done"])
+                state["done"] = done
+
+            yield _bar
+    elif total > PROGRESS_MIN_SENTENCES:
+
+        def _line(done: int, total: int) -> None:
+            click.echo(f"speaking: {done}/{total} sentences", err=True)
+
+        yield _line
+    else:
+        yield None
+
+
+class _SpeakCommand(click.Command):
+    """``facevox speak``: an unknown option that is the text (``-1e308 degrees``) is explained."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes ``args``
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            if exc.option_name.startswith("--") and exc.possibilities:
+                raise  # a mistyped long option: click's "Did you mean" says it
+            token = next((a for a in given if a.startswith(exc.option_name)), "")
+            example = shlex.quote(token) if token and len(token) <= 60 else "'-your text'"
+            message = (
+                f"{exc.message} If it is the text to speak, put -- before it (after any options): "
+                f"facevox speak -o out.wav -- {example}"
+            )
+            raise click.NoSuchOption(exc.option_name, message, exc.possibilities, ctx) from None
+
+
+@click.command("speak", cls=_SpeakCommand)
 @click.argument("text", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=click.Path(), default=None,
               help="WAV file to write [default: a name made from the text, printed].")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Read the text from this UTF-8 file.")
+              help="Read the text from this UTF-8 file (a regular file of at most 1 MiB).")
+@click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True,
+              help="Refuse text longer than this many characters, before any synthesis.")
 @click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.fastspeech_joe].")
 @click.option("--vocoder", default=None, help="Vocoder [default: hifigan.universal; griffinlim.default is faster].")
 @click.option("--emotion", default=None, help="Speak in this emotion's style (e.g. happy, sad, angry).")
@@ -54,11 +210,13 @@ def _read_text(text: str | None, file: Path | None) -> str:
 @click.option("--face-index", type=click.IntRange(min=0), default=None,
               help="With --face: use this face (detection order) instead of the largest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (emotion, style, faces, duration) as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress (shown on stderr: a bar on a terminal, else lines for more than 3 sentences).")
 def command(
     text: str | None,
-    output: Path | None,
+    output: str | None,
     file: Path | None,
+    max_chars: int,
     acoustic: str | None,
     vocoder: str | None,
     emotion: str | None,
@@ -69,43 +227,44 @@ def command(
 ) -> None:
     """Synthesize speech from TEXT ('-' reads standard input) into a WAV file.
 
+    Text longer than --max-chars is refused before any work; long words and sentences are
+    split so that memory stays bounded. Ctrl-C leaves no partial WAV file. Text that begins
+    with '-' goes after '--' (options first).
+
     \b
     Examples:
       facevox speak "Dr. Smith paid $42 on May 3rd." -o hello.wav
       facevox speak --file chapter.txt --vocoder griffinlim.default
       echo "Hello there." | facevox speak - -o hello.wav
+      facevox speak -o cold.wav -- "-40 degrees tonight."
       facevox speak "What a lovely day." --emotion happy -o happy.wav
       facevox speak "What a lovely day." --face photo.jpg -o styled.wav --json
     """
     from facevox.audio import save_wav
     from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL, DEFAULT_VOCODER, TextToSpeechPipeline
 
-    content = _read_text(text, file)
-    if not content.strip():
-        raise click.BadParameter("the text is empty; give some English text to speak", param_hint="TEXT")
-    target = output or default_output_name(content)
-    if not target.parent.is_dir():
-        raise click.BadParameter(f"folder {target.parent} does not exist", param_hint="--output")
-    pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL, vocoder=vocoder or DEFAULT_VOCODER)
+    chosen = _output(output) if output is not None else None
     if face_index is not None and face_path is None:
         raise click.UsageError("--face-index needs --face PHOTO")
-    if emotion is not None or face_path is not None:
-        _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json)
-        return
+    content = _read_text(text, file, max_chars)
+    if not content.strip():
+        raise click.BadParameter("the text is empty; give some English text to speak", param_hint="TEXT")
+    target = chosen or _output(default_output_name(content))
+    pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL, vocoder=vocoder or DEFAULT_VOCODER)
     try:
-        pieces = pipeline.sentences(content)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="TEXT") from exc
-    show = not quiet and len(pieces) > 1
-    with click.progressbar(length=len(pieces), label="speaking", file=sys.stderr, hidden=not show) as bar:
-        state = {"done": 0}
-
-        def _progress(done: int, total: int) -> None:
-            bar.update(done - state["done"])
-            state["done"] = done
-
-        result = pipeline(content, progress=_progress)
-    save_wav(target, result.waveform, result.sample_rate)
+        if emotion is not None or face_path is not None:
+            _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json)
+            return
+        try:
+            pieces = pipeline.sentences(content)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="TEXT") from exc
+        with _progress(len(pieces), quiet) as progress:
+            result = pipeline(content, progress=progress)
+        save_wav(target, result.waveform, result.sample_rate)  # atomic: a temporary file renamed at the end
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: {target} was not written", err=True)
+        raise
     failed = sum(result.capped)
     if failed:
         click.echo(f"warning: {failed} sentence(s) hit the decoder cap and may be garbled", err=True)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from facevox.audio import mel_spectrogram
-from facevox.registry import FacevoxError
+from facevox.errors import NoFaceError
 from facevox.styles import SpeechStyle, apply_style, get_speech_style, mel_rate, resolve_style, stretch_mel
 
 __all__ = [
@@ -41,10 +41,6 @@ __all__ = [
 
 #: Vocoder used when none is named.
 DEFAULT_VOCODER = "hifigan.universal"
-
-
-class NoFaceError(FacevoxError, ValueError):
-    """The photo has no detectable face, so no emotion can style the speech."""
 
 
 class RateDomain(str, Enum):
@@ -233,8 +229,8 @@ class FaceToVoicePipeline:
             face: ``"largest"`` (the biggest box) or an index into ``faces``.
 
         Raises:
-            NoFaceError: ``faces`` is empty.
-            ValueError: ``face`` is neither ``"largest"`` nor a valid index.
+            NoFaceError: ``faces`` is empty, or ``face`` is an index past the faces found.
+            ValueError: ``face`` is neither ``"largest"`` nor an int.
         """
         if not faces:
             raise NoFaceError(
@@ -245,8 +241,10 @@ class FaceToVoicePipeline:
             if face != "largest":
                 raise ValueError(f"face must be 'largest' or a face index, got {face!r}")
             return max(range(len(faces)), key=lambda i: _area(faces[i]))
-        if isinstance(face, bool) or not isinstance(face, int) or not -len(faces) <= face < len(faces):
-            raise ValueError(f"face index {face!r} out of range: the photo has {len(faces)} face(s), 0..{len(faces) - 1}")
+        if isinstance(face, bool) or not isinstance(face, int):
+            raise ValueError(f"face must be 'largest' or a face index, got {face!r}")
+        if not -len(faces) <= face < len(faces):
+            raise NoFaceError(f"face index {face} out of range: the photo has {len(faces)} face(s), 0..{len(faces) - 1}")
         return face % len(faces)
 
     def style_for(self, probabilities: Mapping[str, float]) -> tuple[str, dict[str, float], SpeechStyle]:

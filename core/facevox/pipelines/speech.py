@@ -8,10 +8,17 @@ The three stages are registered models found by name (the torchaudio Tacotron2-b
 
 Long text is normalised and split into sentences by the text processor, the sentences are
 synthesized in batches of similar length, and the pieces are joined with a short pause.
+
+Work is bounded whatever the text: no piece is longer than ``max_chars`` characters (pieces a
+text processor returns longer are cut again, at sentence ends, commas, spaces, then anywhere),
+and a piece whose tokens pass :attr:`TextToSpeechPipeline.max_tokens` is refused, so one batch
+asks the acoustic model (whose frames per token are capped) and the vocoder for a bounded
+number of frames; memory grows with ``batch_size``, not with the text.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,7 +37,14 @@ from facevox.registry import (
 )
 from facevox.roles import AcousticModel, Vocoder
 
-__all__ = ["DEFAULT_ACOUSTIC_MODEL", "DEFAULT_VOCODER", "SpeechResult", "TextToSpeechPipeline", "UntrainedModelWarning"]
+__all__ = [
+    "DEFAULT_ACOUSTIC_MODEL",
+    "DEFAULT_VOCODER",
+    "SpeechResult",
+    "TextToSpeechPipeline",
+    "UntrainedModelWarning",
+    "bound_pieces",
+]
 
 #: Acoustic model used when none is named (registered by the ``tts`` plugin).
 DEFAULT_ACOUSTIC_MODEL = "tts.fastspeech_joe"
@@ -73,7 +87,8 @@ class TextToSpeechPipeline:
         text_processor: registered text processor; ``None``: the one the acoustic model's card
             names.
         batch_size: sentences synthesized together.
-        max_chars: longest sentence piece (longer sentences are cut at commas, then spaces).
+        max_chars: longest sentence piece, ``>= 20`` (longer sentences are cut at commas, then
+            spaces; longer words into chunks).
         pause_s: silence inserted between sentences, seconds.
         seed: seeds the acoustic model's randomness (Tacotron's always-on prenet dropout; the
             FastSpeech model has none), so that a text gives the same audio on every call;
@@ -99,6 +114,8 @@ class TextToSpeechPipeline:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if pause_s < 0:
             raise ValueError(f"pause_s must be >= 0, got {pause_s}")
+        if max_chars < _MIN_PIECE_CHARS:
+            raise ValueError(f"max_chars must be >= {_MIN_PIECE_CHARS}, got {max_chars}")
         spec = get_model_spec(acoustic)
         processor_name = text_processor or spec.card.preprocessing.text_processor
         if not processor_name:
@@ -115,18 +132,32 @@ class TextToSpeechPipeline:
         self.batch_size, self.max_chars, self.pause_s, self.seed = batch_size, max_chars, pause_s, seed
         self._lock = threading.Lock()
 
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens one piece may have (``4 * max_chars + 16``); more is the text processor's fault."""
+        return _TOKENS_PER_CHAR * self.max_chars + 16
+
     def sentences(self, text: str) -> list[str]:
         """The pieces ``text`` is spoken in (normalised; see the text processor's ``split``).
+
+        Every piece has at most :attr:`max_chars` characters: a processor without ``split``, or
+        whose pieces are longer, has its text cut at sentence ends, then commas, then spaces,
+        then anywhere.
 
         Raises:
             ValueError: empty text, or nothing speakable.
         """
         split = getattr(self.processor, "split", None)
         if callable(split):
-            return list(split(text, max_chars=self.max_chars))
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("text is empty or only white space; pass some English text to speak")
-        return [self.processor.normalize(text)]
+            pieces = list(split(text, max_chars=self.max_chars))
+        else:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("text is empty or only white space; pass some English text to speak")
+            pieces = [self.processor.normalize(text)]
+        bounded = [q for p in pieces for q in bound_pieces(p, self.max_chars)]
+        if not bounded:
+            raise ValueError(f"text {str(text)[:60]!r} has nothing speakable after normalisation")
+        return bounded
 
     @torch.no_grad()
     def __call__(
@@ -158,6 +189,13 @@ class TextToSpeechPipeline:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 tokens, lengths = self.processor([pieces[i] for i in idx])
+                if tokens.shape[-1] > self.max_tokens:
+                    longest = idx[int(lengths.argmax())]
+                    raise FacevoxError(
+                        f"text processor {type(self.processor).__name__} made {tokens.shape[-1]} tokens of the "
+                        f"{len(pieces[longest])}-character piece {pieces[longest][:40]!r}; at most "
+                        f"{self.max_tokens} (4 per character + 16) are synthesized at once"
+                    )
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", RuntimeWarning)
                     mel, mel_lengths, alignment = self.acoustic.infer(tokens, lengths)
@@ -208,6 +246,44 @@ class TextToSpeechPipeline:
             texts=list(pieces),
             capped=capped,
         )
+
+
+_MIN_PIECE_CHARS = 20
+_TOKENS_PER_CHAR = 4
+# Where an over-long piece is cut, in order of preference.
+_BREAKS = (re.compile(r"(?<=[.!?])\s+"), re.compile(r"(?<=[,;:])\s+"), re.compile(r"\s+"))
+
+
+def bound_pieces(text: str, max_chars: int) -> list[str]:
+    """``text`` as pieces of at most ``max_chars`` characters, in order.
+
+    Cut after sentence ends (``. ! ?``), then after ``, ; :``, then at spaces, then anywhere;
+    the parts are packed greedily back into pieces up to ``max_chars``. Text that fits is
+    returned whole (stripped); blank text gives ``[]``.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    return _bound(text.strip(), max_chars, 0)
+
+
+def _bound(text: str, max_chars: int, level: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text] if text else []
+    if level == len(_BREAKS):
+        return [text[i : i + max_chars] for i in range(0, len(text), max_chars)]
+    out: list[str] = []
+    current = ""
+    for part in _BREAKS[level].split(text):
+        for piece in _bound(part.strip(), max_chars, level + 1):
+            candidate = f"{current} {piece}" if current else piece
+            if len(candidate) > max_chars:
+                out.append(current)
+                current = piece
+            else:
+                current = candidate
+    if current:
+        out.append(current)
+    return out
 
 
 def _load(name: str, role: type) -> Any:
