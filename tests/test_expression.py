@@ -19,7 +19,13 @@ from PIL import Image
 
 skimage_data = pytest.importorskip("skimage.data")
 
-from facevox_expression.detector import HaarFaceDetector  # noqa: E402
+from facevox.images import FER2013_EYES, align_face  # noqa: E402
+from facevox_expression.calibration import (  # noqa: E402
+    expected_calibration_error,
+    fit_temperature,
+    tta_probabilities,
+)
+from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector  # noqa: E402
 from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskNetConfig  # noqa: E402
 from facevox_expression.train import _fit_epochs, augment, lr_at, train  # noqa: E402
 
@@ -50,15 +56,15 @@ def _iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> floa
 
 
 def test_registered_models_and_detector() -> None:
-    assert {"expression.resmasknet", "expression.resmasknet_wide"} <= set(
+    assert {"expression.resmasknet", "expression.resmasknet_small"} <= set(
         facevox.list_models(task="expression-classification")
     )
-    assert "opencv.haar" in facevox.list_face_detectors()
+    assert {"opencv.haar", "opencv.haar_eyes"} <= set(facevox.list_face_detectors())
     info = facevox.model_info("expression.resmasknet")
-    assert tuple(info["labels"]) == FER2013_LABELS and info["params"] < 10_000_000
+    assert tuple(info["labels"]) == FER2013_LABELS and 2_000_000 < info["params"] < 10_000_000
     assert tuple(info["preprocessing"]["input_size"]) == (1, 48, 48)
-    wide = facevox.model_info("expression.resmasknet_wide")
-    assert wide["params"] > info["params"] and wide["pretrained"] is False
+    small = facevox.model_info("expression.resmasknet_small")
+    assert small["params"] < info["params"] and small["pretrained"] is False
 
 
 def test_model_forward_attention_and_errors() -> None:
@@ -83,6 +89,52 @@ def test_model_forward_attention_and_errors() -> None:
         model(torch.zeros(1, 3, 48, 48))
     with pytest.raises(ValueError, match="same length"):
         ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1,)))
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        ResMaskNet(ResMaskNetConfig(temperature=0.0))
+
+
+def test_predict_proba_applies_the_temperature() -> None:
+    hot = ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1), temperature=3.0)).eval()
+    cold = ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1))).eval()
+    cold.load_state_dict(hot.state_dict())
+    (x,) = hot.example_inputs(4, torch.Generator().manual_seed(0))
+    logits = hot(x)
+    torch.testing.assert_close(hot.predict_proba(x), torch.softmax(logits / 3.0, -1))
+    torch.testing.assert_close(cold.predict_proba(x), torch.softmax(logits, -1))
+    assert torch.equal(hot.predict_proba(x).argmax(-1), cold.predict_proba(x).argmax(-1))  # ranks unchanged
+    assert float(hot.predict_proba(x).max()) < float(cold.predict_proba(x).max())  # softer
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_fit_temperature_recovers_the_generating_temperature() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4000, 7, generator=g) * 3
+    labels = torch.multinomial(torch.softmax(logits / 2.0, -1), 1, generator=g).squeeze(1)
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.08)
+    # the fitted temperature makes the over-confident logits calibrated
+    before = expected_calibration_error(tta_probabilities(logits), labels)
+    after = expected_calibration_error(tta_probabilities(logits, fit_temperature(logits, labels)), labels)
+    assert before > 0.1 and after < 0.03
+    # two views: probabilities are averaged after the temperature
+    views = torch.stack([logits, logits.flip(-1)])
+    torch.testing.assert_close(tta_probabilities(views, 2.0),
+                               (torch.softmax(logits / 2, -1) + torch.softmax(logits.flip(-1) / 2, -1)) / 2)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        tta_probabilities(logits, 0.0)
+    with pytest.raises(ValueError, match=r"\(N,\) labels"):
+        fit_temperature(logits, labels[:10])
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # two confident right answers (0.9) and two confident wrong ones: |0.5 - 0.9| = 0.4
+    probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    labels = torch.tensor([0, 0, 0, 0])
+    assert expected_calibration_error(probs, labels) == pytest.approx(0.4)
+    assert expected_calibration_error(probs, torch.tensor([0, 0, 1, 1])) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="bins >= 1"):
+        expected_calibration_error(probs, labels, bins=0)
 
 
 # ---------------------------------------------------------------- training recipe
@@ -97,6 +149,16 @@ def test_augment_is_seeded_and_well_formed() -> None:
     assert a.shape == (8, 1, 48, 48) and a.dtype == torch.float32
     assert float(a.min()) >= -2.0 - 1e-6 and float(a.max()) <= 2.0 + 1e-6  # (x - 0.5) / 0.25 of [0, 1]
     assert augment(images, torch.Generator().manual_seed(1), size=36).shape == (8, 1, 36, 36)
+    # a crop keeps the pixel scale: a disc of radius 10 keeps its area (pi * 100 = 314 pixels,
+    # up to the +-12 % scale jitter) in a 40-pixel crop; resampling the face to 40 pixels
+    # (``size``) shrinks it by (40 / 48) ** 2
+    yy, xx = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    disc = (((yy - 23.5) ** 2 + (xx - 23.5) ** 2) < 100).to(torch.uint8).mul(255).expand(64, 48, 48)
+    cropped = augment(disc, torch.Generator().manual_seed(3), crop=40, erase_p=0.0)
+    resized = augment(disc, torch.Generator().manual_seed(3), size=40, erase_p=0.0)
+    assert cropped.shape == resized.shape == (64, 1, 40, 40)
+    assert float((cropped > 0).sum((1, 2, 3)).float().mean()) == pytest.approx(314, rel=0.12)
+    assert float((resized > 0).sum((1, 2, 3)).float().mean()) == pytest.approx(314 * (40 / 48) ** 2, rel=0.12)
 
 
 def test_lr_schedule_and_deadline_fit() -> None:
@@ -128,22 +190,71 @@ def _write_csv(path: Path, n_per_class: int, rng: np.random.Generator) -> Path:
 def test_train_writes_outputs_and_resumes(tmp_path: Path) -> None:
     data = _write_csv(tmp_path / "fer2013.csv", 10, np.random.default_rng(0))
     out = tmp_path / "run"
-    best = train(data, out, epochs=2, batch_size=35, lr=0.05, variant="resmasknet", seed=0, threads=1)
+    kwargs = {"batch_size": 28, "lr": 0.05, "variant": "resmasknet_small", "seed": 0, "threads": 1, "holdout": 14}
+    best = train(data, out, epochs=2, low_res_fraction=0.5, crop=40, **kwargs)
     for name in ["last.pt", "best.safetensors", "best.json", "history.json", "confusion.png", "recall.json"]:
         assert (out / name).is_file(), name
     recall = json.loads((out / "recall.json").read_text())
     assert set(recall["recall"]) == set(FER2013_LABELS) and len(recall["confusion"]) == 7
     assert sum(map(sum, recall["confusion"])) == 14 and best["epoch"] in (1, 2)
+    # calibrated on the 14 held-out training faces, the validation ECE reported before and after
+    assert 0.2 <= best["temperature"] <= 5.0 and best["holdout_size"] == 14
+    assert best["holdout_nll_after"] <= best["holdout_nll_before"]
+    assert 0.0 <= best["ece"] <= 1.0 and 0.0 <= best["ece_uncalibrated"] <= 1.0
     history = json.loads((out / "history.json").read_text())["epochs"]
-    assert [h["epoch"] for h in history] == [1, 2] and history[0]["side"] == 36 and history[1]["side"] == 48
-    train(data, out, epochs=3, batch_size=35, lr=0.05, variant="resmasknet", seed=0, threads=1, resume=True)
+    assert [h["epoch"] for h in history] == [1, 2] and history[0]["side"] == 36 and history[1]["side"] == 40
+    train(data, out, epochs=3, low_res_fraction=0.5, crop=40, resume=True, **kwargs)
     history = json.loads((out / "history.json").read_text())["epochs"]
     assert [h["epoch"] for h in history] == [1, 2, 3]  # continued, not restarted
-    model = ResMaskNet(ResMaskNetConfig())
+    model = ResMaskNet(facevox.get_model_spec("expression.resmasknet_small").config)
     facevox.load_weights(model, out / "best.safetensors")  # strict: key names match the model
+    with pytest.raises(Exception, match="holdout must be below"):
+        train(data, tmp_path / "other", epochs=1, **{**kwargs, "holdout": 70})
 
 
 # ---------------------------------------------------------------- detection and pipeline
+
+
+def test_align_face_puts_the_eyes_where_fer2013_has_them() -> None:
+    # a grey image with two bright dots (the "eyes") on a line tilted by 20 degrees
+    image = np.full((300, 400), 60, np.uint8)
+    left, right = np.array([150.0, 140.0]), np.array([150.0, 140.0]) + 80 * np.array([np.cos(0.35), np.sin(0.35)])
+    for x, y in (left, right):
+        image[int(round(y)) - 2 : int(round(y)) + 3, int(round(x)) - 2 : int(round(x)) + 3] = 255
+    crop = align_face(image, tuple(left), tuple(right), size=(96, 96))
+    assert crop.shape == (96, 96) and crop.dtype == np.uint8
+    ys, xs = np.nonzero(crop > 150)
+    found = sorted({(round(float(x) / 4), round(float(y) / 4)) for x, y in zip(xs, ys, strict=True)})
+    want = [(round(fx * 96 / 4), round(fy * 96 / 4)) for fx, fy in FER2013_EYES]
+    assert all(any(abs(a - c) <= 1 and abs(b - d) <= 1 for a, b in found) for c, d in want), (found, want)
+    # the eye line is level: both bright blobs on the same rows
+    left_rows = ys[xs < 48]
+    right_rows = ys[xs >= 48]
+    assert abs(float(left_rows.mean()) - float(right_rows.mean())) < 1.5
+    rgb = align_face(np.stack([image] * 3, -1), tuple(left), tuple(right), grayscale=False)
+    assert rgb.shape == (48, 48, 3)
+    with pytest.raises(ValueError, match="at least one pixel apart"):
+        align_face(image, (10, 10), (10.2, 10))
+    with pytest.raises(ValueError, match=r"two \(x, y\) points"):
+        align_face(image, (10, 10, 3), (20, 10))
+
+
+def test_haar_eyes_finds_both_eyes_and_the_pipeline_aligns(astronaut: np.ndarray) -> None:
+    detector = facevox.create_face_detector("opencv.haar_eyes")
+    assert isinstance(detector, HaarEyeFaceDetector)
+    (box,) = detector.detect(astronaut)
+    assert _iou(box.as_list(), ASTRONAUT_FACE) > 0.6
+    assert box.left_eye is not None and box.right_eye is not None
+    (lx, ly), (rx, ry) = box.left_eye, box.right_eye
+    assert box.x < lx < box.x + box.w / 2 < rx < box.x + box.w  # one eye in each half of the face
+    assert box.y < ly < box.y + box.h / 2 and box.y < ry < box.y + box.h / 2  # in the upper half
+    assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
+    plain = FaceEmotionPipeline(detector="opencv.haar")
+    aligned = FaceEmotionPipeline(detector="opencv.haar_eyes")
+    crop_plain = plain.crops(astronaut, plain.detect(astronaut))[0]
+    crop_aligned = aligned.crops(astronaut, aligned.detect(astronaut))[0]
+    assert crop_aligned.shape == crop_plain.shape == (48, 48) and not np.array_equal(crop_aligned, crop_plain)
+    assert aligned(astronaut)[0].emotion == "happy"
 
 
 def test_haar_detects_the_astronaut_and_not_noise(astronaut: np.ndarray) -> None:
@@ -162,6 +273,26 @@ def test_haar_detects_the_astronaut_and_not_noise(astronaut: np.ndarray) -> None
     canvas[20:180, 250:400] = face
     two = detector.detect(canvas)
     assert len(two) == 2 and two[0].w * two[0].h > two[1].w * two[1].h and two[0].x > 200
+
+
+def test_pipeline_tta_views_are_averaged() -> None:
+    model = ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1), temperature=1.5)).eval()
+    crops = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    x = (torch.from_numpy(crops).float().div(255).unsqueeze(1) - 0.5) / 0.25
+
+    def p(v: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.softmax(model(v) / 1.5, -1)
+
+    views = [x] + [x[..., y : y + 40, c : c + 40] for y, c in [(0, 0), (0, 8), (8, 0), (8, 8), (4, 4)]]
+    views += [v.flip(-1) for v in views]
+    want = {"none": p(x), "flip": (p(x) + p(x.flip(-1))) / 2, "crops": sum(p(v) for v in views) / 12}
+    for tta, expected in want.items():
+        pipe = FaceEmotionPipeline(model, tta=tta, bf16=False, mean=(0.5,), std=(0.25,))
+        np.testing.assert_allclose(pipe.classify(crops), expected.numpy(), atol=1e-5)
+    assert FaceEmotionPipeline(model, tta=True, mean=(0.5,), std=(0.25,)).tta.value == "flip"
+    with pytest.raises(ValueError, match="tta must be True, False or one of"):
+        FaceEmotionPipeline(model, tta="ten-crop")
 
 
 def test_pipeline_on_a_photo(pipeline: FaceEmotionPipeline, astronaut: np.ndarray) -> None:

@@ -104,7 +104,7 @@ def test_interpolate_and_morph(tmp_path: Path) -> None:
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _face_png(tmp_path / "a.png")
-    assert main(["face", "morph", str(a), "--to", "smug", "--no-detect", "-o", str(tmp_path / "x.png")]) == 1
+    assert main(["face", "morph", str(a), "--to", "smug", "--no-detect", "-o", str(tmp_path / "x.png")]) == 2
     assert "accepted: angry, disgust, fear, happy, neutral, sad, surprise" in capsys.readouterr().err
     assert main(["face", "morph", str(a), "--to", "happy", "--model", "face.ae", "--no-detect",
                  "-o", str(tmp_path / "x.png")]) == 2

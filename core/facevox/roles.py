@@ -68,6 +68,10 @@ class ExpressionClassifier(FacevoxModel):
     """
 
     labels: tuple[str, ...]
+    temperature: float = 1.0
+    """Softmax temperature ``T > 0`` of :meth:`predict_proba` (temperature scaling, Guo et al.
+    2017): ``1`` leaves the logits as trained; a fitted ``T`` makes probabilities calibrated.
+    ``forward`` always returns the raw logits."""
 
     @abc.abstractmethod
     def forward(self, images: Tensor) -> Tensor:
@@ -75,8 +79,8 @@ class ExpressionClassifier(FacevoxModel):
 
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:
-        """Class probabilities ``(B, K)`` in ``[0, 1]``, rows summing to 1 (softmax of logits)."""
-        return torch.softmax(self(images), dim=-1)
+        """Class probabilities ``(B, K)`` in ``[0, 1]``, rows summing to 1: ``softmax(logits / temperature)``."""
+        return torch.softmax(self(images).float() / self.temperature, dim=-1)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         c, h, w = self.input_size
@@ -190,6 +194,9 @@ class FaceBox:
     Attributes:
         x, y, w, h: box in pixels of the (EXIF-rotated) image, top-left origin.
         score: detector confidence in ``[0, 1]`` (1.0 for detectors that give none).
+        left_eye, right_eye: eye centres ``(x, y)`` in pixels of the same image, the eye on the
+            image's left first, from detectors that find landmarks; ``None`` otherwise. When both
+            are set, pipelines align the crop on them (:func:`facevox.images.align_face`).
     """
 
     x: int
@@ -197,6 +204,8 @@ class FaceBox:
     w: int
     h: int
     score: float = 1.0
+    left_eye: tuple[float, float] | None = None
+    right_eye: tuple[float, float] | None = None
 
     def as_list(self) -> list[int]:
         """``[x, y, w, h]``."""

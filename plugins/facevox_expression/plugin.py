@@ -7,8 +7,8 @@ from typing import Any
 
 from facevox import ModelSpec, Task, hookimpl
 
-from facevox_expression.card import RESMASKNET_CARD, RESMASKNET_WIDE_CARD
-from facevox_expression.model import RESMASKNET, RESMASKNET_WIDE, ResMaskNet, ResMaskNetConfig
+from facevox_expression.card import RESMASKNET_CARD, RESMASKNET_SMALL_CARD
+from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
 
 __all__ = ["register_face_detectors", "register_models", "register_trainers"]
 
@@ -32,21 +32,23 @@ def register_models(register: Any) -> None:
         weights=_WEIGHTS / "resmasknet.safetensors",
     ))
     register(ModelSpec(
-        name="expression.resmasknet_wide",
+        name="expression.resmasknet_small",
         task=Task.EXPRESSION_CLASSIFICATION,
         factory=resmasknet,
-        config=RESMASKNET_WIDE,
-        card=RESMASKNET_WIDE_CARD,
+        config=RESMASKNET_SMALL,
+        card=RESMASKNET_SMALL_CARD,
         weights=None,
     ))
 
 
 @hookimpl
 def register_face_detectors(register: Any) -> None:
-    """Register ``opencv.haar`` (OpenCV's frontal-face Haar cascade, no download)."""
-    from facevox_expression.detector import HaarFaceDetector
+    """Register ``opencv.haar`` (OpenCV's frontal-face Haar cascade, no download) and
+    ``opencv.haar_eyes`` (the same plus eye landmarks, for aligned crops)."""
+    from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector
 
     register("opencv.haar", HaarFaceDetector)
+    register("opencv.haar_eyes", HaarEyeFaceDetector)
 
 
 @hookimpl

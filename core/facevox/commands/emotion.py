@@ -32,10 +32,12 @@ _PROGRESS_MIN_FILES = 10
               help="Treat each image as an already-cropped face (as FER2013 images are).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
               help="Face crops classified per batch.")
-@click.option("--no-tta", is_flag=True, help="Disable flip test-time augmentation (slightly faster).")
+@click.option("--tta", "tta", type=click.Choice(["none", "flip", "crops"]), default="crops", show_default=True,
+              help="Test-time augmentation: crop alone, + mirror, or + 5 sub-crops and mirrors (12 views).")
+@click.option("--no-tta", is_flag=True, help="Same as --tta none (fastest).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 def command(paths: tuple[str, ...], model_name: str | None, detector: str | None, no_detect: bool,
-            batch_size: int, no_tta: bool, as_json: bool) -> None:
+            batch_size: int, tta: str, no_tta: bool, as_json: bool) -> None:
     """Recognise facial expressions in photos (files or folders)."""
     from tqdm import tqdm
 
@@ -47,7 +49,8 @@ def command(paths: tuple[str, ...], model_name: str | None, detector: str | None
     if not files:
         raise click.UsageError(f"no image files found in {', '.join(paths)}")
     try:
-        pipe = FaceEmotionPipeline(model_name or DEFAULT_EXPRESSION_MODEL, detector=detector, tta=not no_tta)
+        pipe = FaceEmotionPipeline(model_name or DEFAULT_EXPRESSION_MODEL, detector=detector,
+                                   tta="none" if no_tta else tta)
         if not no_detect:
             _ = pipe.detector  # fail early on an unknown detector
     except (FacevoxError, TypeError) as exc:  # an unknown name; a model that is not an expression classifier

@@ -8,13 +8,18 @@ Usage::
 
 Each image is read with :func:`facevox.images.load_image` (any mode, EXIF orientation
 applied), faces are found by a registered face detector (default ``opencv.haar``), cropped with
-a margin, converted to greyscale, resized to the model's input and classified by a registered
-expression model (default ``expression.resmasknet``), averaging the probabilities of the crop
-and its mirror image (flip test-time augmentation) unless ``tta=False``.
+a margin (or, when the detector found both eyes, aligned on them: ``detector="opencv.haar_eyes"``),
+converted to greyscale, resized to the model's input and classified by a registered expression
+model (default ``expression.resmasknet``), averaging the probabilities of the crop and its mirror
+image and of five 40-of-48 sub-crops and their mirrors (``tta="crops"``, the default: the 10-crop
+TTA of Khaireddin & Chen 2021 plus the whole face; ``tta="flip"`` is the crop and its mirror,
+``tta=False`` the crop alone). Probabilities use the model's fitted
+softmax ``temperature`` (calibrated confidences).
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import threading
 import warnings
@@ -25,12 +30,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from facevox.images import ImageReadError, crop_face, load_image, to_grayscale
+from facevox.images import ImageReadError, align_face, crop_face, load_image, to_grayscale
 from facevox.registry import UntrainedModelWarning, create_face_detector, create_model, get_model_spec
 from facevox.roles import ExpressionClassifier, FaceBox, FaceDetector
 
 __all__ = [
     "DEFAULT_EXPRESSION_MODEL",
+    "TTA",
+    "cpu_has_bf16",
     "FaceEmotion",
     "FaceEmotionPipeline",
     "ImageEmotions",
@@ -85,6 +92,51 @@ class ImageEmotions:
         return out
 
 
+class TTA(str, enum.Enum):
+    """Test-time augmentation of :class:`FaceEmotionPipeline`: the views of each face crop whose
+    probabilities are averaged.
+
+    * ``none``: the crop alone;
+    * ``flip``: the crop and its horizontal mirror (2 views);
+    * ``crops``: ``flip`` plus the four corner and the centre sub-crops of side
+      :data:`TTA_CROP_FRACTION` and their mirrors (12 views; Khaireddin & Chen 2021's
+      10-crop TTA with the whole face added; the pipeline default: +1.5 points on PublicTest
+      over ``flip`` for ``expression.resmasknet``).
+    """
+
+    NONE = "none"
+    FLIP = "flip"
+    CROPS = "crops"
+
+    @classmethod
+    def parse(cls, value: bool | str | TTA) -> TTA:
+        """``True`` -> ``flip``, ``False`` -> ``none``, or a member / its value.
+
+        Raises:
+            ValueError: any other value (the message lists the accepted ones).
+        """
+        if isinstance(value, bool):
+            return cls.FLIP if value else cls.NONE
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"tta must be True, False or one of {[m.value for m in cls]}, got {value!r}") from None
+
+
+TTA_CROP_FRACTION = 40 / 48
+"""Side of the ``crops`` TTA sub-crops as a fraction of the model input (40 of 48 pixels, the
+training crops of ``expression.resmasknet``)."""
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 or AMX), so
+    bfloat16 autocast speeds inference up instead of emulating it."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class FaceEmotionPipeline:
     """Detect faces in photos and classify their expressions.
 
@@ -94,25 +146,32 @@ class FaceEmotionPipeline:
         detector: a registered face detector name (default ``opencv.haar``) or a
             :class:`facevox.FaceDetector` instance. Built lazily: ``detect=False`` never
             needs it.
-        tta: average the probabilities of each crop and its horizontal mirror.
+        tta: test-time augmentation (:class:`TTA`): ``"crops"`` (default) averages the
+            probabilities of the crop, five sub-crops and their mirrors; ``True`` / ``"flip"``
+            of the crop and its mirror; ``False`` / ``"none"`` uses the crop alone.
         margin: fraction of the face box added on each side before cropping.
         mean, std: input normalisation (pixels scaled to ``[0, 1]``); default: the model
             card's ``preprocessing`` (a registered model), else ``0`` and ``1``.
+        bf16: classify in bfloat16 autocast on CPU (about 2x the crops/s; probabilities move
+            by about 0.01); ``None`` (default): when :func:`cpu_has_bf16`.
 
     Raises:
         facevox.UnknownModelError: unknown model or detector name.
         TypeError: ``model`` is neither a name nor an ExpressionClassifier.
+        ValueError: an unknown ``tta``.
     """
 
     def __init__(
         self,
         model: str | ExpressionClassifier | None = None,
         detector: str | FaceDetector | None = None,
-        tta: bool = True,
+        tta: bool | str | TTA = "crops",
         margin: float = 0.2,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        bf16: bool | None = None,
     ) -> None:
+        self.tta = TTA.parse(tta)
         name = model if isinstance(model, str) else getattr(model, "facevox_name", None)
         if model is None or isinstance(model, str):
             name = model or DEFAULT_EXPRESSION_MODEL
@@ -138,7 +197,7 @@ class FaceEmotionPipeline:
         self.std = tuple(std if std is not None else (pre.std if pre and pre.std else (1.0,)))
         self.labels: tuple[str, ...] = tuple(built.labels)
         self.channels, self.height, self.width = built.input_size
-        self.tta = tta
+        self.bf16 = cpu_has_bf16() if bf16 is None else bool(bf16)
         self.margin = margin
         self._detector = detector
         self._lock = threading.Lock()
@@ -162,7 +221,13 @@ class FaceEmotionPipeline:
         shape = (0, self.height, self.width) if grey else (0, self.height, self.width, 3)
         if not boxes:
             return np.zeros(shape, dtype=np.uint8)
-        return np.stack([crop_face(image, b, (self.height, self.width), self.margin, grayscale=grey) for b in boxes])
+        size = (self.height, self.width)
+        return np.stack([
+            align_face(image, b.left_eye, b.right_eye, size, grayscale=grey)
+            if b.left_eye is not None and b.right_eye is not None
+            else crop_face(image, b, size, self.margin, grayscale=grey)
+            for b in boxes
+        ])
 
     @torch.no_grad()
     def classify(self, crops: np.ndarray) -> np.ndarray:
@@ -174,13 +239,22 @@ class FaceEmotionPipeline:
         mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
         x = (x - mean) / std
-        if self.tta:
-            logits = self.model(torch.cat([x, torch.flip(x, dims=[-1])]))
-            probs = torch.softmax(logits.float(), -1)
-            probs = (probs[: len(x)] + probs[len(x) :]) / 2
-        else:
-            probs = torch.softmax(self.model(x).float(), -1)
-        return probs.numpy()
+        temperature = float(self.model.temperature)
+        views = [x]
+        if self.tta is TTA.CROPS:
+            h, w = x.shape[-2:]
+            ch, cw = round(h * TTA_CROP_FRACTION), round(w * TTA_CROP_FRACTION)
+            offsets = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+            views += [x[..., y0 : y0 + ch, x0 : x0 + cw] for y0, x0 in offsets]
+        if self.tta is not TTA.NONE:
+            views += [torch.flip(v, dims=[-1]) for v in views]
+        probs = torch.zeros(len(x), len(self.labels))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            for size in sorted({tuple(v.shape[-2:]) for v in views}):  # one batch per view size
+                same = [v for v in views if tuple(v.shape[-2:]) == size]
+                logits = self.model(torch.cat(same).contiguous(memory_format=torch.channels_last)).float()
+                probs += torch.softmax(logits / temperature, -1).view(len(same), len(x), -1).sum(0)
+        return (probs / len(views)).numpy()
 
     def _faces(self, boxes: Sequence[FaceBox], probs: np.ndarray) -> list[FaceEmotion]:
         return [
