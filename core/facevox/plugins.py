@@ -364,29 +364,26 @@ def hooks_of(plugin: PluginInfo) -> list[str]:
 # ---------------------------------------------------------------------------- hook calls
 
 
-def _show(value: Any, limit: int = 80) -> str:
+def _safe_text(to_text: Callable[[Any], str], value: Any, limit: int) -> str:
+    """``to_text(value)`` cut to ``limit`` characters; ``"<unprintable>"`` if a hostile
+    ``__repr__``/``__str__`` raises (anything but KeyboardInterrupt)."""
     try:
-        text = repr(value)
+        text = to_text(value)
     except KeyboardInterrupt:
         raise
-    except BaseException:  # noqa: BLE001 - a hostile __repr__
+    except BaseException:  # noqa: BLE001 - a hostile __repr__ / __str__
         text = "<unprintable>"
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{type(value).__name__} {text}"
+    return text[: limit - 3] + "..." if len(text) > limit else text
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    return f"{type(value).__name__} {_safe_text(repr, value, limit)}"
 
 
 def _describe(exc: BaseException, limit: int = 300) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit (sys.exit({exc.code!r}) called)"
-    try:
-        text = str(exc)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:  # noqa: BLE001 - a hostile __str__
-        text = "<unprintable>"
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
+    text = _safe_text(str, exc, limit)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -19,6 +19,21 @@ from facevox import FaceBox, FaceDetector
 __all__ = ["HaarEyeFaceDetector", "HaarFaceDetector"]
 
 
+
+def _load_cascade(cascade: str) -> cv2.CascadeClassifier:
+    """A Haar cascade from a path or a file name under ``cv2.data.haarcascades``.
+
+    Raises:
+        FileNotFoundError: neither holds a loadable cascade.
+    """
+    path = Path(cascade)
+    if not path.is_file():
+        path = Path(cv2.data.haarcascades) / cascade
+    classifier = cv2.CascadeClassifier(str(path))
+    if classifier.empty():
+        raise FileNotFoundError(f"cannot load Haar cascade {cascade!r} (looked in {cv2.data.haarcascades})")
+    return classifier
+
 class HaarFaceDetector(FaceDetector):
     """Frontal-face Haar cascade detector.
 
@@ -45,12 +60,7 @@ class HaarFaceDetector(FaceDetector):
         min_size_fraction: float = 0.08,
         max_side: int = 400,
     ) -> None:
-        path = Path(cascade)
-        if not path.is_file():
-            path = Path(cv2.data.haarcascades) / cascade
-        self._classifier = cv2.CascadeClassifier(str(path))
-        if self._classifier.empty():
-            raise FileNotFoundError(f"cannot load Haar cascade {cascade!r} (looked in {cv2.data.haarcascades})")
+        self._classifier = _load_cascade(cascade)
         if scale_factor <= 1.0:
             raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
         self.scale_factor = scale_factor
@@ -101,12 +111,7 @@ class HaarEyeFaceDetector(HaarFaceDetector):
     def __init__(self, eye_cascade: str = "haarcascade_eye.xml", eye_side: int = 144, max_tilt: float = 30.0,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        path = Path(eye_cascade)
-        if not path.is_file():
-            path = Path(cv2.data.haarcascades) / eye_cascade
-        self._eyes = cv2.CascadeClassifier(str(path))
-        if self._eyes.empty():
-            raise FileNotFoundError(f"cannot load Haar cascade {eye_cascade!r} (looked in {cv2.data.haarcascades})")
+        self._eyes = _load_cascade(eye_cascade)
         if eye_side < 48:
             raise ValueError(f"eye_side must be >= 48 pixels, got {eye_side}")
         self.eye_side = eye_side

@@ -432,7 +432,7 @@ def train(
                    f"[{record['seconds']:.0f}s]", file=sys.stderr)
         epoch += 1
     if holdout:
-        best = calibrate(out, ho_x, ho_y, variant)
+        best = calibrate(out, ho_x, ho_y, variant, val=(va_x, va_y))
     finish(out)
     return best
 
@@ -450,12 +450,14 @@ def finish(out: str | os.PathLike[str]) -> None:
 
 
 def calibrate(out: str | os.PathLike[str], images: Tensor, labels: Tensor, variant: str = "resmasknet",
-              data: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+              data: str | os.PathLike[str] | None = None,
+              val: tuple[Tensor, Tensor] | None = None) -> dict[str, Any]:
     """Fit the softmax temperature of ``out/best.safetensors`` on held-out training faces.
 
     ``images`` ``(N, 48, 48)`` uint8 and ``labels`` ``(N,)`` are the run's held-out slice of the
-    training split. Adds ``temperature``, ``holdout_nll_before/after`` and, if ``best.json``
-    holds validation metrics, ``ece_uncalibrated`` / ``ece`` on validation to ``best.json``.
+    training split. Adds ``temperature``, ``holdout_nll_before/after`` and ``ece_uncalibrated`` /
+    ``ece`` on validation to ``best.json``; the validation split is ``val`` (``(N, 48, 48)`` uint8
+    images, ``(N,)`` labels) if given, else read from ``data`` or the run's recorded data path.
     """
     out = Path(out)
     best = json.loads((out / "best.json").read_text())
@@ -468,8 +470,10 @@ def calibrate(out: str | os.PathLike[str], images: Tensor, labels: Tensor, varia
 
     best.update(temperature=temperature, holdout_nll_before=round(nll(1.0), 4),
                 holdout_nll_after=round(nll(temperature), 4), holdout_size=len(labels))
-    if data is not None or "settings" in best:
-        va_x, va_y = (torch.from_numpy(a) for a in load_fer2013(data or best["settings"]["data"], "val"))
+    if val is None and (data is not None or "settings" in best):
+        val = tuple(torch.from_numpy(a) for a in load_fer2013(data or best["settings"]["data"], "val"))  # type: ignore[assignment]
+    if val is not None:
+        va_x, va_y = val
         val_logits = view_logits(model, va_x)
         best["ece_uncalibrated"] = round(expected_calibration_error(tta_probabilities(val_logits), va_y), 4)
         best["ece"] = round(expected_calibration_error(tta_probabilities(val_logits, temperature), va_y), 4)
