@@ -20,6 +20,7 @@ from PIL import Image
 skimage_data = pytest.importorskip("skimage.data")
 
 from facevox.images import FER2013_EYES, align_face  # noqa: E402
+from facevox_expression.augment import augment, cutmix  # noqa: E402
 from facevox_expression.calibration import (  # noqa: E402
     expected_calibration_error,
     fit_temperature,
@@ -27,7 +28,7 @@ from facevox_expression.calibration import (  # noqa: E402
 )
 from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector  # noqa: E402
 from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskNetConfig  # noqa: E402
-from facevox_expression.train import _fit_epochs, augment, lr_at, train  # noqa: E402
+from facevox_expression.train import _fit_epochs, lr_at, train  # noqa: E402
 
 ASTRONAUT_FACE = (176, 66, 98, 98)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
 
@@ -410,3 +411,17 @@ def test_shipped_weights_see_a_smile(astronaut: np.ndarray) -> None:
         pytest.skip("expression.resmasknet ships no weights yet")
     faces = FaceEmotionPipeline("expression.resmasknet")(astronaut)
     assert faces[0].emotion == "happy" and faces[0].scores["happy"] > 0.5
+
+
+def test_cutmix_pastes_a_box_whose_area_is_one_minus_lam() -> None:
+    x = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 1, 40, 40).contiguous()
+    gen = torch.Generator().manual_seed(3)
+    mixed, perm, lam = cutmix(x, gen, p=1.0)
+    assert 0.0 <= lam < 1.0 and sorted(perm.tolist()) == [0, 1, 2, 3]
+    for i in range(4):
+        if int(perm[i]) != i:  # the share of pixels that came from the partner is 1 - lam
+            assert float((mixed[i] == x[int(perm[i])]).float().mean()) == pytest.approx(1.0 - lam)
+    same, ident, one = cutmix(x, gen, p=0.0)
+    assert same is x and one == 1.0 and ident.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="alpha"):
+        cutmix(x, gen, alpha=0.0)

@@ -2,7 +2,7 @@
 
 The public API is everything listed in ``__all__``; plugins (built-in or third-party) import
 only from here and from the documented public submodules (``facevox.audio``,
-``facevox.images``, ``facevox.io``, ``facevox.testing``, ``facevox.compat``).
+``facevox.images``, ``facevox.io``, ``facevox.batching``, ``facevox.testing``, ``facevox.compat``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,9 @@ def load_image(image: str | os.PathLike[str] | bytes | Image.Image | np.ndarray 
             return _pil_to_rgb(im)
     except UnidentifiedImageError:
         raise ImageReadError(source, "not a recognised image format") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, IndexError, struct.error, Image.DecompressionBombError) as exc:
+        # Pillow's pure-Python decoders can also fail with IndexError (a truncated QOI file reads
+        # past its end) or struct.error on damaged headers: both mean "not a readable image"
         raise ImageReadError(source, f"{type(exc).__name__}: {exc}") from None
 
 

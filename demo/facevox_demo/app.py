@@ -34,6 +34,12 @@ __all__ = ["EXAMPLES_DIR", "build_demo", "launch"]
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 #: Requests processed at the same time per event (the models run on CPU).
 CONCURRENCY_LIMIT = 2
+#: Concurrent /emotion requests: face detection runs in parallel threads and the classifier
+#: batches their crops (handlers.EMOTION_BATCH_SIZE), so more in flight means bigger batches.
+EMOTION_CONCURRENCY = 16
+#: Requests waiting in the queue before new ones are refused ("queue full"); sized for the
+#: load test of ``benchmarks/load_demo.py`` (50 /emotion + 20 /speak at once) with room to spare.
+QUEUE_SIZE = 256
 #: Largest accepted upload.
 MAX_FILE_SIZE = "10mb"
 
@@ -57,7 +63,7 @@ def _user_errors(fn: F) -> F:
             raise
         except (DemoInputError, ValueError, KeyError) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise gr.Error(str(message)) from None
+            raise gr.Error(str(message), print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - log it, show one line
             _log.exception("demo request failed")
             raise gr.Error(f"Something went wrong: {type(exc).__name__}: {exc}") from None
@@ -76,7 +82,8 @@ def _photo(label: str = "Photo") -> gr.Image:
         except Exception as exc:  # noqa: BLE001 - PIL raises several types for non-images
             name = getattr(payload, "orig_name", None) or "the uploaded file"
             raise gr.Error(
-                f"{name} is not an image facevox can read ({type(exc).__name__}); upload a JPEG, PNG or WebP photo."
+                f"{name} is not an image facevox can read ({type(exc).__name__}); upload a JPEG, PNG or WebP photo.",
+                print_exception=False,
             ) from None
 
     image.preprocess = checked  # type: ignore[method-assign]
@@ -111,7 +118,8 @@ def build_demo(backend: DemoBackend | None = None) -> gr.Blocks:
                     emo_label = gr.Label(label="Largest face: top 3", num_top_classes=3)
             emo_table = gr.Dataframe(headers=TABLE_HEADERS, label="All 7 scores per face", interactive=False)
             emo_btn.click(
-                _user_errors(backend.emotion), emo_in, [emo_img, emo_label, emo_table], api_name="emotion"
+                _user_errors(backend.emotion), emo_in, [emo_img, emo_label, emo_table], api_name="emotion",
+                concurrency_limit=EMOTION_CONCURRENCY, concurrency_id="emotion",
             )
 
         with gr.Tab("Expression studio"):
@@ -119,7 +127,7 @@ def build_demo(backend: DemoBackend | None = None) -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     mor_in = _photo("Photo with a face")
-                    mor_target = gr.Dropdown(list(EMOTIONS), value="happy", label="Target emotion")
+                    mor_target = gr.Dropdown(list(EMOTIONS), value="happy", label="Target emotion", allow_custom_value=True)
                     mor_steps = gr.Slider(2, 10, value=5, step=1, label="Steps")
                     mor_btn = gr.Button("Morph", variant="primary")
                     gr.Examples(photo, inputs=mor_in)
@@ -145,8 +153,8 @@ def build_demo(backend: DemoBackend | None = None) -> gr.Blocks:
                         label="Text", lines=3, max_length=MAX_TEXT_CHARS,
                         value="Hello! I am facevox, and I can speak with feeling.",
                     )
-                    sp_voc = gr.Dropdown(vocoders, value=vocoders[0] if vocoders else None, label="Vocoder")
-                    sp_style = gr.Dropdown(styles, value="neutral", label="Emotion style")
+                    sp_voc = gr.Dropdown(vocoders, value=vocoders[0] if vocoders else None, label="Vocoder", allow_custom_value=True)
+                    sp_style = gr.Dropdown(styles, value="neutral", label="Emotion style", allow_custom_value=True)
                     sp_btn = gr.Button("Speak", variant="primary")
                 with gr.Column():
                     sp_audio = gr.Audio(label="Speech", type="numpy", interactive=False)
@@ -164,8 +172,8 @@ def build_demo(backend: DemoBackend | None = None) -> gr.Blocks:
                 with gr.Column():
                     fv_img = _photo()
                     fv_text = gr.Textbox(label="Text", lines=2, max_length=MAX_TEXT_CHARS, value="What a wonderful day to fly!")
-                    fv_voc = gr.Dropdown(vocoders, value=vocoders[0] if vocoders else None, label="Vocoder")
-                    fv_emotion = gr.Dropdown([AUTO, *styles], value=AUTO, label="Emotion")
+                    fv_voc = gr.Dropdown(vocoders, value=vocoders[0] if vocoders else None, label="Vocoder", allow_custom_value=True)
+                    fv_emotion = gr.Dropdown([AUTO, *styles], value=AUTO, label="Emotion", allow_custom_value=True)
                     fv_btn = gr.Button("Speak like this face", variant="primary")
                     gr.Examples(photo, inputs=fv_img)
                 with gr.Column():
@@ -177,7 +185,7 @@ def build_demo(backend: DemoBackend | None = None) -> gr.Blocks:
                 _user_errors(backend.face_to_voice), [fv_img, fv_text, fv_voc, fv_emotion],
                 [fv_out, fv_label, fv_audio, fv_info], api_name="face_to_voice",
             )
-    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=32)
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return demo
 
 

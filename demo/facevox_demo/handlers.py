@@ -1,7 +1,8 @@
 """What each demo tab does, as plain functions over facevox's public pipelines (no Gradio here).
 
 :class:`DemoBackend` builds the pipelines lazily, once, and shares them between the tabs and
-concurrent requests. Every method takes what the UI gives (RGB arrays, strings, numbers) and
+concurrent requests; the expression classifier batches the face crops of concurrent requests
+into one forward pass (each request is still checked, and fails, on its own). Every method takes what the UI gives (RGB arrays, strings, numbers) and
 returns what the UI shows (RGB arrays, label dicts, tables, ``(sample_rate, int16 samples)``
 audio). Bad input raises :class:`DemoInputError` with a message meant for the user.
 """
@@ -29,6 +30,9 @@ AUTO = "auto (from the face)"
 MAX_TEXT_CHARS = 400
 #: Largest photo side processed; bigger photos are downscaled first.
 MAX_IMAGE_SIDE = 1600
+#: Most photos whose face crops share one classifier forward pass (dynamic batching of
+#: concurrent requests, :class:`facevox.batching.DynamicBatcher`).
+EMOTION_BATCH_SIZE = 16
 
 
 class DemoInputError(facevox.FacevoxError, ValueError):
@@ -122,7 +126,7 @@ class DemoBackend:
             if self._emotion is None:
                 from facevox.pipelines.emotion import FaceEmotionPipeline
 
-                self._emotion = FaceEmotionPipeline(model=self.expression_model)
+                self._emotion = FaceEmotionPipeline(model=self.expression_model, max_batch_size=EMOTION_BATCH_SIZE)
             return self._emotion
 
     def voice(self, vocoder: str | None) -> Any:

@@ -4,10 +4,15 @@ No download: the cascade XML files come with ``opencv-python-headless`` under
 ``cv2.data.haarcascades``. Registered as ``opencv.haar`` (the default detector) and
 ``opencv.haar_eyes``, which also finds both eyes in each face with OpenCV's eye cascade so the
 pipelines align the crop on them (eyes level, FER2013's scale: :func:`facevox.images.align_face`).
+
+Both are safe to call from many threads at once (a web server's workers): OpenCV's
+``CascadeClassifier`` is not (sharing one between threads corrupts the heap, opencv/opencv
+issue 10532), so each thread gets its own copy of the cascade, loaded on its first call.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,22 @@ def _load_cascade(cascade: str) -> cv2.CascadeClassifier:
     if classifier.empty():
         raise FileNotFoundError(f"cannot load Haar cascade {cascade!r} (looked in {cv2.data.haarcascades})")
     return classifier
+
+
+class _PerThreadCascade:
+    """One :class:`cv2.CascadeClassifier` per calling thread (they must not be shared)."""
+
+    def __init__(self, cascade: str) -> None:
+        self.cascade = cascade
+        self._local = threading.local()
+        self._local.classifier = _load_cascade(cascade)  # fails here, in the constructor, if bad
+
+    def get(self) -> cv2.CascadeClassifier:
+        classifier = getattr(self._local, "classifier", None)
+        if classifier is None:
+            classifier = self._local.classifier = _load_cascade(self.cascade)
+        return classifier
+
 
 class HaarFaceDetector(FaceDetector):
     """Frontal-face Haar cascade detector.
@@ -60,7 +81,7 @@ class HaarFaceDetector(FaceDetector):
         min_size_fraction: float = 0.08,
         max_side: int = 400,
     ) -> None:
-        self._classifier = _load_cascade(cascade)
+        self._classifier = _PerThreadCascade(cascade)
         if scale_factor <= 1.0:
             raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
         self.scale_factor = scale_factor
@@ -79,7 +100,7 @@ class HaarFaceDetector(FaceDetector):
             grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         grey = cv2.equalizeHist(grey)
         min_side = max(20, int(min(grey.shape) * self.min_size_fraction))
-        found = self._classifier.detectMultiScale(
+        found = self._classifier.get().detectMultiScale(
             grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(min_side, min_side)
         )
         boxes = [
@@ -111,7 +132,7 @@ class HaarEyeFaceDetector(HaarFaceDetector):
     def __init__(self, eye_cascade: str = "haarcascade_eye.xml", eye_side: int = 144, max_tilt: float = 30.0,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._eyes = _load_cascade(eye_cascade)
+        self._eyes = _PerThreadCascade(eye_cascade)
         if eye_side < 48:
             raise ValueError(f"eye_side must be >= 48 pixels, got {eye_side}")
         self.eye_side = eye_side
@@ -134,7 +155,7 @@ class HaarEyeFaceDetector(HaarFaceDetector):
         f = self.eye_side / (x1 - x0)
         region = cv2.resize(grey[y0:y1, x0:x1], (self.eye_side, max(1, round((y1 - y0) * f))),
                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-        found, _, weights = self._eyes.detectMultiScale3(
+        found, _, weights = self._eyes.get().detectMultiScale3(
             cv2.equalizeHist(region), scaleFactor=1.1, minNeighbors=3, minSize=(self.eye_side // 8,) * 2,
             maxSize=(self.eye_side // 2,) * 2, outputRejectLevels=True)
         best: dict[int, tuple[float, float, float]] = {}

@@ -47,85 +47,14 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm import tqdm
 
+from facevox_expression.augment import augment, cutmix, normalize
 from facevox_expression.calibration import expected_calibration_error, fit_temperature, tta_probabilities
-from facevox_expression.card import PREPROCESSING
 from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
 
-__all__ = ["augment", "command", "evaluate", "normalize", "train"]
-
-MEAN, STD = PREPROCESSING.mean[0], PREPROCESSING.std[0]  # type: ignore[index]
-"""Input normalisation: ``(pixel / 255 - MEAN) / STD``, the model card's (what the pipeline applies)."""
+__all__ = ["command", "evaluate", "train"]
 
 VARIANTS: dict[str, ResMaskNetConfig] = {"resmasknet": RESMASKNET, "resmasknet_small": RESMASKNET_SMALL}
 """Architectures the recipe can train (``--variant``); the registered models use the same configs."""
-
-
-def normalize(images: Tensor) -> Tensor:
-    """``(B, 48, 48)`` or ``(B, 1, 48, 48)`` uint8 -> ``(B, 1, 48, 48)`` float32 normalised input."""
-    x = images.float().div_(255.0)
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    return (x - MEAN) / STD
-
-
-def augment(
-    images: Tensor, generator: torch.Generator, size: int | None = None, erase_p: float = 0.25, crop: int | None = None
-) -> Tensor:
-    """Random FER augmentation of a batch.
-
-    Args:
-        images: ``(B, 48, 48)`` uint8.
-        generator: RNG for every random choice (reproducible runs).
-        size: output side in pixels (default: the input's); smaller sizes resample the face
-            (progressive resizing: cheap low-resolution epochs first).
-        crop: output side in pixels at the input's own pixel scale: a random ``crop x crop``
-            window of the (rotated, scaled, shifted) face, as in the random 40-of-48 crops of
-            Khaireddin & Chen 2021; overrides ``size``.
-        erase_p: probability of random erasing per image.
-
-    Returns:
-        ``(B, 1, size, size)`` float32, normalised like :func:`normalize`: rotation within +-12
-        degrees, scale 0.88-1.12, shift within +-12 %, horizontal flip (p=0.5), brightness
-        +-0.15 and contrast 0.75-1.25 jitter, random erasing (``erase_p``, 2-15 % of the area).
-    """
-    b = images.shape[0]
-    x = images.float().div_(255.0).unsqueeze(1)
-
-    def uniform(lo: float, hi: float, *shape: int) -> Tensor:
-        return torch.rand(*(shape or (b,)), generator=generator) * (hi - lo) + lo
-
-    angle = uniform(-12, 12) * math.pi / 180
-    scale = uniform(0.88, 1.12)
-    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
-    tx, ty = uniform(-0.12, 0.12), uniform(-0.12, 0.12)
-    side = crop or size or x.shape[-1]
-    zoom = (crop / x.shape[-1]) if crop else 1.0  # a crop keeps the pixel scale: sample a sub-window
-    cos, sin = torch.cos(angle) / scale * zoom, torch.sin(angle) / scale * zoom
-    theta = torch.stack(
-        [torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1
-    )  # (B, 2, 3): output -> input sampling grid
-    grid = F.affine_grid(theta, [b, 1, side, side], align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    # brightness / contrast around each image's mean
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * uniform(0.75, 1.25).view(b, 1, 1, 1) + mean + uniform(-0.15, 0.15).view(b, 1, 1, 1)
-    x = x.clamp_(0.0, 1.0)
-    # random erasing (Zhong et al. 2020): one rectangle of noise in a fraction of the images
-    h, w = x.shape[-2:]
-    area = uniform(0.02, 0.15) * h * w
-    ratio = torch.exp(uniform(math.log(0.4), math.log(2.5)))
-    eh = (area * ratio).sqrt().clamp(1, h - 1).long()
-    ew = (area / ratio).sqrt().clamp(1, w - 1).long()
-    y0 = (torch.rand(b, generator=generator) * (h - eh + 1)).long()
-    x0 = (torch.rand(b, generator=generator) * (w - ew + 1)).long()
-    rows = torch.arange(h).view(1, h, 1)
-    cols = torch.arange(w).view(1, 1, w)
-    box = (rows >= y0.view(b, 1, 1)) & (rows < (y0 + eh).view(b, 1, 1))
-    box = box & (cols >= x0.view(b, 1, 1)) & (cols < (x0 + ew).view(b, 1, 1))
-    box = box & (torch.rand(b, generator=generator) < erase_p).view(b, 1, 1)
-    noise = torch.rand(x.shape, generator=generator)
-    x = torch.where(box.unsqueeze(1), noise, x)
-    return (x - MEAN) / STD
 
 
 @torch.no_grad()
@@ -212,6 +141,25 @@ def _fit_epochs(history: list[dict[str, Any]], done: int, epochs: int, deadline:
     return done + 1
 
 
+def _warm_start(model: ResMaskNet, path: Path, variant: str) -> None:
+    """Load ``path`` (a safetensors state dict of ``variant``) into ``model``, cast to its dtypes."""
+    if not path.is_file():
+        raise click.BadParameter(f"{path} is not a file; pass a .safetensors state dict", param_hint="--init")
+    try:
+        state = load_file(str(path))
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise click.BadParameter(f"{path} is not a readable safetensors file: {error}", param_hint="--init") from None
+    own = model.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or extra or wrong:
+        raise click.BadParameter(
+            f"{path} does not hold {variant!r} weights: {len(missing)} missing, {len(extra)} unexpected, "
+            f"{len(wrong)} wrong-shape tensors (first: {(missing + extra + wrong)[0]})", param_hint="--init")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    tqdm.write(f"warm start from {path}", file=sys.stderr)
+
+
 def _save_safetensors(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
@@ -265,6 +213,8 @@ def train(
     holdout: int = 1000,
     deadline: datetime | None = None,
     limit: int | None = None,
+    cutmix_p: float = 0.0,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train :class:`ResMaskNet` on FER2013 ``train`` and validate on ``val`` every epoch.
 
@@ -297,6 +247,16 @@ def train(
             lowered, if needed, to what the measured epoch times allow, and the learning-rate
             schedule is shortened to match, so it always completes (not bit-reproducible).
         limit: use only the first ``limit`` shuffled training images (smoke tests).
+        cutmix_p: probability that a batch is mixed with CutMix (Yun et al. 2019; box area
+            from ``Beta(1, 1)``); the loss mixes both labels' cross-entropy by area. ``0``: off.
+            Training accuracy is then counted against each image's own label.
+        init_from: warm start: a ``.safetensors`` state dict of the same ``variant`` (e.g. the
+            shipped weights) loaded strictly before training; fp16 files are cast to float32.
+            Ignored with ``resume`` (the checkpoint has the weights).
+
+    Raises:
+        click.BadParameter: unknown ``variant``, ``epochs < 1``, ``holdout`` too large,
+            ``cutmix_p`` outside ``[0, 1]``, or an ``init_from`` that is not a matching state dict.
 
     Returns:
         the best epoch's metrics (``best.json``).
@@ -305,6 +265,8 @@ def train(
         raise click.BadParameter(f"unknown variant {variant!r}; accepted: {', '.join(VARIANTS)}")
     if epochs < 1:
         raise click.BadParameter(f"epochs must be >= 1, got {epochs}")
+    if not 0.0 <= cutmix_p <= 1.0:
+        raise click.BadParameter(f"cutmix_p must be in [0, 1], got {cutmix_p}")
     if threads:
         torch.set_num_threads(threads)
     out = Path(out)
@@ -329,6 +291,8 @@ def train(
     config = VARIANTS[variant]
     model = ResMaskNet(config).to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
+    if init_from is not None and not resume:
+        _warm_start(model, Path(init_from), variant)
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -344,6 +308,7 @@ def train(
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing,
                 "class_weight_power": class_weight_power, "variant": variant, "seed": seed, "bf16": bf16,
                 "low_res": low_res, "low_res_fraction": low_res_fraction, "crop": crop, "holdout": holdout,
+                "cutmix_p": cutmix_p, "init_from": None if init_from is None else str(init_from),
                 "params": n_params, "config": asdict(config)}
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"accuracy": -1.0}
@@ -392,9 +357,13 @@ def train(
             x = augment(tr_x[idx], gen, size=side, crop=None if low else crop).contiguous(
                 memory_format=torch.channels_last)
             y = tr_y[idx]
+            x, mix_perm, lam = cutmix(x, gen, p=cutmix_p) if cutmix_p else (x, None, 1.0)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y, weight=class_weights, label_smoothing=label_smoothing)
+            if mix_perm is not None and lam < 1.0:
+                loss = lam * loss + (1.0 - lam) * F.cross_entropy(
+                    logits.float(), y[mix_perm], weight=class_weights, label_smoothing=label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:
@@ -522,11 +491,15 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
 @click.option("--deadline", default=None, metavar="TIME",
               help="Finish by this UTC time (ISO 8601, or HH:MM today): the epoch count and schedule "
                    "are shortened to what the measured pace allows.")
+@click.option("--cutmix", "cutmix_p", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Probability that a batch is mixed with CutMix (0: off).")
+@click.option("--init", "init_from", default=None, type=click.Path(dir_okay=False),
+              help="Warm start from a .safetensors state dict of the same variant (e.g. the shipped weights).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), hidden=True)
 def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer_name: str,
             label_smoothing: float, class_weight_power: float, variant: str, seed: int, threads: int | None,
             resume: bool, no_bf16: bool, low_res: int, low_res_fraction: float, crop: int, holdout: int,
-            deadline: str | None, limit: int | None) -> None:
+            deadline: str | None, limit: int | None, cutmix_p: float, init_from: str | None) -> None:
     """Train the expression CNN on FER2013 (train split), validating on val each epoch."""
     when = _parse_deadline(deadline) if deadline else None
     best = train(data, out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -534,7 +507,7 @@ def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight
                  label_smoothing=label_smoothing, class_weight_power=class_weight_power, variant=variant,
                  seed=seed, threads=threads, resume=resume, bf16=not no_bf16, low_res=low_res,
                  low_res_fraction=low_res_fraction, crop=None if crop == 48 else crop, holdout=holdout,
-                 deadline=when, limit=limit)
+                 deadline=when, limit=limit, cutmix_p=cutmix_p, init_from=init_from)
     click.echo(json.dumps({"best_epoch": best["epoch"], "val_accuracy": round(best["accuracy"], 4),
                            "temperature": best.get("temperature"), "ece": best.get("ece"),
                            "recall": best["recall"], "out": str(out)}))

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from facevox.batching import DynamicBatcher
 from facevox.images import ImageReadError, align_face, crop_face, load_image, to_grayscale
 from facevox.registry import UntrainedModelWarning, create_face_detector, create_model, get_model_spec
 from facevox.roles import ExpressionClassifier, FaceBox, FaceDetector
@@ -154,11 +155,17 @@ class FaceEmotionPipeline:
             card's ``preprocessing`` (a registered model), else ``0`` and ``1``.
         bf16: classify in bfloat16 autocast on CPU (about 2x the crops/s; probabilities move
             by about 0.01); ``None`` (default): when :func:`cpu_has_bf16`.
+        max_batch_size: dynamic batching for servers: with ``> 1``, calls made at the same time
+            from several threads classify their crops in one forward pass, up to this many
+            images per pass (:class:`facevox.batching.DynamicBatcher`); ``1`` (default): each
+            call runs alone. Results are the same either way.
+        max_wait_s: with dynamic batching, seconds to wait for more calls after the first
+            (default 0.005).
 
     Raises:
         facevox.UnknownModelError: unknown model or detector name.
         TypeError: ``model`` is neither a name nor an ExpressionClassifier.
-        ValueError: an unknown ``tta``.
+        ValueError: an unknown ``tta``, ``max_batch_size < 1`` or ``max_wait_s < 0``.
     """
 
     def __init__(
@@ -170,8 +177,16 @@ class FaceEmotionPipeline:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         bf16: bool | None = None,
+        max_batch_size: int = 1,
+        max_wait_s: float = 0.005,
     ) -> None:
         self.tta = TTA.parse(tta)
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self._batcher: DynamicBatcher[np.ndarray, np.ndarray] | None = (
+            DynamicBatcher(self._classify_each, max_batch_size, max_wait_s, name="facevox-emotion-batcher")
+            if max_batch_size > 1 else None
+        )
         name = model if isinstance(model, str) else getattr(model, "facevox_name", None)
         if model is None or isinstance(model, str):
             name = model or DEFAULT_EXPRESSION_MODEL
@@ -256,6 +271,11 @@ class FaceEmotionPipeline:
                 probs += torch.softmax(logits / temperature, -1).view(len(same), len(x), -1).sum(0)
         return (probs / len(views)).numpy()
 
+    def _classify_each(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """One forward pass for the crops of several images; their probabilities, split back."""
+        probs = self.classify(np.concatenate(crops))
+        return np.split(probs, np.cumsum([len(c) for c in crops])[:-1])
+
     def _faces(self, boxes: Sequence[FaceBox], probs: np.ndarray) -> list[FaceEmotion]:
         return [
             FaceEmotion(box=b.as_list(), emotion=self.labels[int(p.argmax())],
@@ -294,6 +314,8 @@ class FaceEmotionPipeline:
             facevox.images.ImageReadError: the image cannot be read (the file is named).
         """
         boxes, crops = self._prepare(image, detect)
+        if self._batcher is not None and len(crops):
+            return self._faces(boxes, self._batcher(crops))
         return self._faces(boxes, self.classify(crops))
 
     def iter_many(
