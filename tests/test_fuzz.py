@@ -23,7 +23,7 @@ Examples per test (``derandomize=True``, so CI always tries the same ones; ``dea
 
     test_normalize_text_output_is_clean_and_bounded            200
     test_normalize_text_keeps_words_within_max_word_chars      200  (xfail: a bug, see its reason)
-    test_normalize_text_time_grows_linearly                      5  (xfail: a bug, see its reason)
+    test_normalize_text_time_grows_linearly                      5  (regression: was quadratic on digit runs)
     test_plain_lowercase_words_pass_through_normalisation      100
     test_encode_gives_symbol_tokens_or_value_error             200
     test_split_pieces_are_bounded_and_keep_every_letter        200
@@ -167,13 +167,6 @@ def _cpu_seconds(text: str, repeats: int) -> float:
     return best
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: normalize_text takes time quadratic in the length of a run of digits: _PERCENT_RE "
-    r"'(\d[\d,]*(?:\.\d+)?)\s?%' is unanchored and _ORDINAL_RE '\b(\d[\d,]*)(st|nd|rd|th)\b' finds a \b "
-    "after every comma, so every start position rescans the rest of the run: '1' * 20_000 takes ~8 s, "
-    "100,000 digits (facevox speak's default --max-chars) minutes",
-)
 @_settings(5)
 @given(st.text(alphabet="1,.$%st a", min_size=1, max_size=3))
 @example("1")  # '1' * 6000: ~0.8 s of _PERCENT_RE alone

@@ -197,9 +197,10 @@ def _acronym(match: re.Match[str]) -> str:
 
 _ABBREV_RE = re.compile(r"\b(" + "|".join(sorted({*_ABBREVIATIONS, "st"}, key=len, reverse=True)) + r")\.", re.I)
 _CURRENCY_RE = re.compile(r"([$£€])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(thousand|million|billion|trillion)\b)?", re.I)
-_PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%")
+# (?<![\d,]): start only at the first digit of a run (linear time on long digit runs)
+_PERCENT_RE = re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%")
 _TIME_RE = re.compile(r"\b(\d{1,2}):(\d{2})\s?([ap]\.?m\.?)?(?![\w])", re.I)
-_ORDINAL_RE = re.compile(r"\b(\d[\d,]*)(st|nd|rd|th)\b", re.I)
+_ORDINAL_RE = re.compile(r"(?<![\d,])\b(\d[\d,]*)(st|nd|rd|th)\b", re.I)
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+")
 _ACRONYM_RE = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z]{2,5}\b")
 _AMPM_RE = re.compile(r"\b([ap])\.m\.", re.I)
