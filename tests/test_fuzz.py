@@ -22,7 +22,7 @@ documented error, never with another exception type:
 Examples per test (``derandomize=True``, so CI always tries the same ones; ``deadline=None``)::
 
     test_normalize_text_output_is_clean_and_bounded            200
-    test_normalize_text_keeps_words_within_max_word_chars      200  (xfail: a bug, see its reason)
+    test_normalize_text_keeps_words_within_max_word_chars      200  (regression: merges made 820-char words)
     test_normalize_text_time_grows_linearly                      5  (regression: was quadratic on digit runs)
     test_plain_lowercase_words_pass_through_normalisation      100
     test_encode_gives_symbol_tokens_or_value_error             200
@@ -142,11 +142,6 @@ def test_normalize_text_output_is_clean_and_bounded(text: str) -> None:
     assert len(out) <= 20 * len(text) + 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: normalize_text cuts long words before merging ', ,' and ' .', so a word can exceed "
-    "MAX_WORD_CHARS (unbounded: 'a'*40 + ' , ,' + 'b'*38 repeated gives one 820-char word)",
-)
 @_settings(200)
 @given(texts)
 @example("a" * 40 + " , ," + "b" * 39)  # -> 80 characters without a space

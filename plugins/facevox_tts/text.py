@@ -266,10 +266,11 @@ def normalize_text(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _SILENT)
     text = text.lower()
     text = re.sub(r"\s+", " ", text)
-    text = _LONG_WORD_RE.sub(_long_word, text)
     text = re.sub(r"\s+([,.!?])", r"\1", text)
     text = re.sub(r",(\s*,)+", ",", text)
     text = re.sub(r"([.!?]),", r"\1", text)
+    # last: the merges above glue punctuation (and words across ", ,") onto words
+    text = _LONG_WORD_RE.sub(_long_word, text)
     return text.strip(" ,")
 
 
