@@ -163,3 +163,33 @@ def test_make_grid_layout() -> None:
     grid = make_grid([torch.zeros(3, 1, 4, 4), torch.ones(1, 1, 4, 4)], pad=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1) and grid.dtype == np.uint8
     assert grid[1, 1] == 0 and grid[6, 1] == 255 and grid[6, 6] == 255
+
+
+def test_spatial_code_values_act_locally() -> None:
+    """With a spatial bottleneck each code value renders its own region of the face."""
+    from facevox_face.ae import AEConfig
+    from facevox_face.blocks import Bottleneck
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(AEConfig(channels=(8, 16, 32), latent_dim=72, bottleneck=Bottleneck.SPATIAL)).eval()
+    z = model.encode(synthetic_face())
+    assert z.shape == (1, 72)
+    bumped = z.clone().view(1, 2, 6, 6)
+    bumped[0, :, 0, 0] += 5.0  # the top-left cell of the 6x6 code map
+    change = (model.decode(bumped.view(1, 72)) - model.decode(z)).abs()[0, 0]
+    assert change[:16, :16].sum() > 0  # the cell's own region changes ...
+    assert change[40:, :].max() == 0 and change[:, 40:].max() == 0  # ... pixels beyond its receptive field do not
+    with pytest.raises(ValueError, match="multiples of 36"):
+        ConvAutoencoder(AEConfig(channels=(8, 16, 32), latent_dim=100, bottleneck=Bottleneck.SPATIAL))
+
+
+def test_spatial_cvae_decoder_uses_the_label() -> None:
+    from facevox_face.blocks import Bottleneck
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(CVAEConfig(channels=(8, 16, 32), latent_dim=72, bottleneck=Bottleneck.SPATIAL)).eval()
+    z = model.encode(synthetic_face())
+    happy, sad = model.decode(z, torch.tensor([3])), model.decode(z, torch.tensor([5]))
+    change = (happy - sad).abs()[0, 0]
+    assert change[:16, :16].max() > 0 and change[32:, 32:].max() > 0  # the label reaches every region
+    assert torch.equal(model.decode(z), model.decode(z, None))

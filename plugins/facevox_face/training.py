@@ -19,6 +19,11 @@ Losses (per image, averaged over the batch):
   ``label_dropout``, plus classifier guidance: a face decoded with a random target label must
   be classified as that label by a small CNN trained alongside on real faces
   (``guide_weight * CE``), and stay close to the source (``identity_weight * sum sq``).
+
+All three add ``ssim_weight * (1 - SSIM(x, x_hat))`` when ``--ssim-weight`` is set (a structural
+loss beside the squared error, Zhao et al. 2017, "Loss Functions for Image Restoration with
+Neural Networks"; SSIM of :func:`facevox_face.metrics.ssim`): squared error alone averages
+uncertain detail into blur, SSIM rewards local contrast and structure.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from facevox.io import atomic_path, atomic_write_text
 from torch import Tensor, nn
 
 from .ae import AEConfig, ConvAutoencoder
-from .blocks import ConvBlock
+from .blocks import Bottleneck, ConvBlock
 from .cvae import ConditionalVAE, CVAEConfig
 from .grid import make_grid, save_png
 from .metrics import ssim
@@ -66,6 +71,7 @@ class TrainSettings:
     aux_weight: float = 3.0  # weight of the auxiliary latent expression classifier (AE/VAE)
     guide_weight: float = 8.0  # CVAE: weight of the classifier-guidance cross-entropy
     identity_weight: float = 0.1  # CVAE: weight of sum((x_target - x)**2)
+    ssim_weight: float = 0.0  # weight of (1 - SSIM(x, x_hat)) per image beside the summed squared error
     guide_pretrain_steps: int = 300  # CVAE: steps training the guide CNN alone before the CVAE starts
     seed: int = 0  # seed of initialisation, shuffling and augmentation
     bf16: bool = True  # bf16 autocast (about 2x faster on CPUs with AVX512-BF16/AMX)
@@ -190,8 +196,9 @@ def _load_checkpoint(out: Path, model: nn.Module) -> dict[str, Any]:
 def _init_from(model: nn.Module, path: Path) -> None:
     """Copy matching weights from another run's ``model.safetensors`` (e.g. VAE -> CVAE).
 
-    The CVAE decoder's first linear layer has extra condition columns: the latent columns are
-    copied and the condition columns start at zero, so training starts from the VAE.
+    The CVAE decoder's first layer (linear, or a convolution with a spatial code) has extra
+    condition inputs: the latent inputs are copied and the condition inputs start at zero, so
+    training starts from the VAE.
     """
     from safetensors.torch import load_file
 
@@ -202,7 +209,8 @@ def _init_from(model: nn.Module, path: Path) -> None:
             continue
         if own[name].shape == tensor.shape:
             own[name] = tensor
-        elif own[name].dim() == 2 and own[name].shape[0] == tensor.shape[0]:
+        elif (own[name].dim() == tensor.dim() >= 2 and own[name].shape[0] == tensor.shape[0]
+              and own[name].shape[2:] == tensor.shape[2:] and own[name].shape[1] > tensor.shape[1]):
             own[name] = torch.zeros_like(own[name])
             own[name][:, : tensor.shape[1]] = tensor
     model.load_state_dict(own)
@@ -247,7 +255,10 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
     else:
         config = config_cls(**(overrides or {}))
     torch.manual_seed(settings.seed)
-    model = model_cls(config)
+    try:
+        model = model_cls(config)
+    except ValueError as exc:  # e.g. a latent size the spatial code map cannot hold
+        raise click.UsageError(f"{settings.kind}: {exc}") from exc
     is_vae = settings.kind != "face-ae"
     conditional = settings.kind == "face-cvae"
     aux = _aux_head(config.latent_dim) if settings.aux_weight > 0 and not conditional else None
@@ -322,6 +333,7 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                     recon = model.decode(z)
                     loss = (recon.float() - x).pow(2).flatten(1).sum(1).mean()
                     logs["sq"] = loss.item()
+                    z_for_aux = z
                 else:
                     labels = None
                     if conditional:
@@ -335,9 +347,13 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                     loss = model.loss(x, recon, mu, logvar, kl_weight=kl_w)
                     logs["sq"] = (recon.float() - x).pow(2).flatten(1).sum(1).mean().item()
                     logs["kl"] = model.kl_divergence(mu.float(), logvar.float()).item()
-                    z = mu
+                    z = z_for_aux = mu
+                if settings.ssim_weight:
+                    structural = (1.0 - ssim(recon.float(), x)).mean()
+                    loss = loss + settings.ssim_weight * structural
+                    logs["1-ssim"] = structural.item()
                 if aux is not None:
-                    ce = F.cross_entropy(aux(z.float()), y)
+                    ce = F.cross_entropy(aux(z_for_aux.float()), y)
                     loss = loss + settings.aux_weight * ce
                     logs["aux_ce"] = ce.item()
                 if guide is not None and guide_opt is not None:
@@ -441,6 +457,12 @@ def _make_command(kind: str) -> click.Command:
     @click.option("--lr", type=float, default=defaults.lr, show_default=True)
     @click.option("--latent-dim", type=click.IntRange(1), default=None, help="Override the latent size.")
     @click.option("--beta", type=float, default=None, help="KL weight (VAE/CVAE).")
+    @click.option("--bottleneck", type=click.Choice([b.value for b in Bottleneck]), default=None,
+                  help="Override the bottleneck: dense (global code) or spatial (code map).")
+    @click.option("--channels", default=None, metavar="C1,C2,...",
+                  help="Override the feature channels per stride-2 stage, e.g. 64,128,256.")
+    @click.option("--ssim-weight", type=click.FloatRange(0), default=defaults.ssim_weight, show_default=True,
+                  help="Weight of (1 - SSIM) per image beside the summed squared error.")
     @click.option("--aux-weight", type=float, default=defaults.aux_weight, show_default=True,
                   help="Auxiliary latent classifier weight (AE/VAE; 0 disables).")
     @click.option("--guide-weight", type=float, default=defaults.guide_weight, show_default=True)
@@ -457,16 +479,27 @@ def _make_command(kind: str) -> click.Command:
     @click.option("--max-minutes", type=click.FloatRange(0), default=0.0,
                   help="Wall-clock budget: the lr schedule follows it and training stops when it is spent.")
     def command(data: Path, epochs: int, out: Path, resume: bool, threads: int | None, batch_size: int, lr: float,
-                latent_dim: int | None, beta: float | None, aux_weight: float, guide_weight: float,
+                latent_dim: int | None, beta: float | None, bottleneck: str | None, channels: str | None,
+                ssim_weight: float, aux_weight: float, guide_weight: float,
                 identity_weight: float, guide_pretrain_steps: int, init: Path | None, seed: int, bf16: bool, limit: int, val_limit: int,
                 max_minutes: float) -> None:
         settings = TrainSettings(kind=kind, epochs=epochs, batch_size=batch_size, lr=lr, aux_weight=aux_weight,
-                                 guide_weight=guide_weight, identity_weight=identity_weight,
+                                 guide_weight=guide_weight, identity_weight=identity_weight, ssim_weight=ssim_weight,
                                  guide_pretrain_steps=guide_pretrain_steps, seed=seed, bf16=bf16,
                                  limit=limit, val_limit=val_limit, max_minutes=max_minutes)
         overrides: dict[str, Any] = {}
         if latent_dim is not None:
             overrides["latent_dim"] = latent_dim
+        if bottleneck is not None:
+            overrides["bottleneck"] = Bottleneck(bottleneck)
+        if channels is not None:
+            try:
+                overrides["channels"] = tuple(int(c) for c in channels.split(","))
+            except ValueError:
+                raise click.BadParameter(f"{channels!r}: expected comma-separated integers, e.g. 64,128,256",
+                                         param_hint="--channels") from None
+            if not overrides["channels"] or min(overrides["channels"]) < 1:
+                raise click.BadParameter("channels must be positive integers", param_hint="--channels")
         if beta is not None:
             if kind == "face-ae":
                 raise click.BadParameter("--beta applies to face-vae and face-cvae only")
