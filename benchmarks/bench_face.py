@@ -130,7 +130,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(root).all():  # near-singular product: regularise as pytorch-fid does
         eps = np.eye(a.shape[1]) * 1e-6
         root = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))

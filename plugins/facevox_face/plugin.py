@@ -11,15 +11,18 @@ from typing import Any
 from facevox import ModelSpec, Task, hookimpl
 
 from .ae import AEConfig, ConvAutoencoder
+from .blocks import Bottleneck
 from .cards import AE_CARD, CVAE_CARD, VAE_CARD
 from .cvae import ConditionalVAE, CVAEConfig
 from .vae import ConvVAE, VAEConfig
 
 __all__ = ["register_commands", "register_models", "register_trainers"]
 
-AE_CONFIG = AEConfig(latent_dim=256)
-VAE_CONFIG = VAEConfig(latent_dim=128, beta=0.01)
-CVAE_CONFIG = CVAEConfig(latent_dim=128, beta=0.01)
+# 64-128-256 channels, a spatial 8 x 6 x 6 code (288 values): see facevox_face.blocks
+_ARCH = dict(channels=(64, 128, 256), latent_dim=288, bottleneck=Bottleneck.SPATIAL)
+AE_CONFIG = AEConfig(**_ARCH)  # type: ignore[arg-type]
+VAE_CONFIG = VAEConfig(**_ARCH, beta=0.01)  # type: ignore[arg-type]
+CVAE_CONFIG = CVAEConfig(**_ARCH, beta=0.01)  # type: ignore[arg-type]
 
 
 def _weights(stem: str) -> Traversable | None:
