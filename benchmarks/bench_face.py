@@ -34,6 +34,7 @@ covariance); the trainers log the Gaussian-window SSIM of ``facevox_face.metrics
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -88,6 +89,7 @@ def _probe_cv(model, x_va, y_va) -> float:
     return float(cross_val_score(clf, _latents(model, x_va), y_va, cv=5).mean())
 
 
+@functools.cache  # the samples and synthesis sections share one loaded classifier
 def _classifier(name: str | None = None):
     if name is None:
         names = [n for n in facevox.list_models(task="expression-classification") if facevox.model_info(n)["pretrained"]]
@@ -276,6 +278,7 @@ def main() -> None:
         return model.eval()
 
     t0 = time.time()
+    train_split = functools.cache(lambda: load_fer2013(args.data, "train"))  # read once, only if a section needs it
     xv, yv = load_fer2013(args.data, "val")
     if args.limit:
         keep = np.sort(np.random.default_rng(2).permutation(len(yv))[: args.limit])
@@ -288,14 +291,14 @@ def main() -> None:
             results[f"{name}/recon"] = r = _reconstruction(model, x_val)
             print(f"{name:10s} reconstruction: MSE {r['mse']:.5f}  SSIM {r['ssim']:.4f}", flush=True)
     if args.train_recon:
-        xs, _ = load_fer2013(args.data, "train")
+        xs, _ = train_split()
         keep = np.random.default_rng(1).permutation(len(xs))[: args.train_recon]
         x_seen = torch.from_numpy(xs[keep]).float().div(255).unsqueeze(1)
         for name, model in models.items():
             results[f"{name}/recon_train_split"] = r = _reconstruction(model, x_seen)
             print(f"{name:10s} reconstruction on {len(keep)} TRAIN faces: MSE {r['mse']:.5f}  SSIM {r['ssim']:.4f}")
     if "probe" not in args.skip:
-        xt, yt = load_fer2013(args.data, "train")
+        xt, yt = train_split()
         if args.probe_train:
             keep = np.random.default_rng(0).permutation(len(yt))[: args.probe_train]
             xt, yt = xt[keep], yt[keep]
@@ -315,7 +318,7 @@ def main() -> None:
             print(f"{name:10s} reconstruction on {len(names)} faces of people not in FER2013: "
                   f"MSE {r['mse']:.5f}  SSIM {r['ssim']:.4f}", flush=True)
     if "samples" not in args.skip:
-        xs, _ = load_fer2013(args.data, "train")
+        xs, _ = train_split()
         fd = _sample_quality(models, x_val, torch.from_numpy(xs).float().div(255).unsqueeze(1), args.fd_samples,
                              args.classifier)
         results["sample_frechet_distance"] = fd if fd is not None else "not measured: no expression classifier"

@@ -200,12 +200,12 @@ class ConvDecoder(Decoder):
         b = latent.shape[0]
         if self.spatial:
             code = latent.view(b, *self.code_shape)
-            if self.condition_dim and condition is not None:
+            if condition is not None:  # checked above: given iff condition_dim > 0
                 maps = condition.to(latent.dtype)[:, :, None, None].expand(-1, -1, *self.code_shape[1:])
                 code = torch.cat([code, maps], dim=1)
             x = self.fc(code)
         else:
-            if self.condition_dim and condition is not None:
+            if condition is not None:
                 latent = torch.cat([latent, condition.to(latent.dtype)], dim=1)
             x = self.fc(latent).view(b, *self.start_shape)
         return torch.sigmoid(self.net(x))

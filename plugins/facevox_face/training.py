@@ -333,7 +333,6 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                     recon = model.decode(z)
                     loss = (recon.float() - x).pow(2).flatten(1).sum(1).mean()
                     logs["sq"] = loss.item()
-                    z_for_aux = z
                 else:
                     labels = None
                     if conditional:
@@ -347,13 +346,13 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                     loss = model.loss(x, recon, mu, logvar, kl_weight=kl_w)
                     logs["sq"] = (recon.float() - x).pow(2).flatten(1).sum(1).mean().item()
                     logs["kl"] = model.kl_divergence(mu.float(), logvar.float()).item()
-                    z = z_for_aux = mu
+                    z = mu
                 if settings.ssim_weight:
                     structural = (1.0 - ssim(recon.float(), x)).mean()
                     loss = loss + settings.ssim_weight * structural
                     logs["1-ssim"] = structural.item()
                 if aux is not None:
-                    ce = F.cross_entropy(aux(z_for_aux.float()), y)
+                    ce = F.cross_entropy(aux(z.float()), y)
                     loss = loss + settings.aux_weight * ce
                     logs["aux_ce"] = ce.item()
                 if guide is not None and guide_opt is not None:
