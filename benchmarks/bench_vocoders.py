@@ -10,7 +10,11 @@ For each audio clip of a data set (wav -> log-mel -> vocoder -> wav) and each vo
 * log-mel L1: mean absolute difference (natural log) between the mel of the original clip
   and the mel of the resynthesized one, over frames and bands (0 = identical);
 * with ``--asr``: Whisper tiny.en word error rate of the originals and of each vocoder's
-  output against the transcripts (needs the ``bench`` extra; see ``benchmarks/asr.py``).
+  output against the transcripts (needs the ``bench`` extra; see ``benchmarks/asr.py``);
+* with ``--dnsmos``: mean DNSMOS P.835 overall / signal / background scores (``benchmarks/mos.py``).
+
+``--ids FILE`` takes the clips named in FILE (one id per line), e.g. the utterances the TTS
+trainers hold out (``vocos.joe``'s card says which).
 
 Usage::
 
@@ -35,7 +39,7 @@ import facevox
 import torch
 from facevox.audio import AUDIO_EXTENSIONS, MelSettings, load_audio, mel_spectrogram, save_wav
 
-DEFAULT_VOCODERS = ("hifigan.universal", "hifigan.ljspeech", "griffinlim.default")
+DEFAULT_VOCODERS = ("vocos.joe", "hifigan.universal", "hifigan.ljspeech", "griffinlim.default")
 
 
 def find_clips(root: Path, limit: int | None) -> list[tuple[Path, str | None]]:
@@ -69,6 +73,10 @@ def time_vocoder(vocoder: torch.nn.Module, mel: torch.Tensor) -> tuple[torch.Ten
     return waves[0], time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _mean_mos(scores: list[dict[str, float]]) -> dict[str, float]:
+    return {f"dnsmos_{k}": statistics.fmean(s[k] for s in scores) for k in ("ovrl", "sig", "bak")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path, help="data set folder (LJSpeech layout) or folder of audio files")
@@ -76,12 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=8, help="number of clips (0: all)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time")
     parser.add_argument("--asr", action="store_true", help="also measure Whisper tiny.en WER (bench extra)")
+    parser.add_argument("--dnsmos", action="store_true", help="also measure DNSMOS (bench extra)")
+    parser.add_argument("--ids", type=Path, help="only the clips whose ids are listed in this file")
     parser.add_argument("--out", type=Path, help="write resynthesized wavs here (<vocoder>/<id>.wav)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     args = parser.parse_args(argv)
 
     settings = MelSettings()
-    clips = find_clips(args.data, args.limit or None)
+    clips = find_clips(args.data, None)
+    if args.ids:
+        wanted = args.ids.read_text(encoding="utf-8").split()
+        by_id = {path.stem: (path, text) for path, text in clips}
+        clips = [by_id[i] for i in wanted if i in by_id]
+    clips = clips[: args.limit] if args.limit else clips
     audio = [load_audio(path, settings.sample_rate)[0] for path, _ in clips]
     mels = [mel_spectrogram(wave, settings) for wave in audio]
     seconds = sum(m.shape[-1] * settings.hop_length for m in mels) / settings.sample_rate
@@ -94,9 +109,16 @@ def main(argv: list[str] | None = None) -> int:
 
     summary: dict[str, dict[str, float]] = {}
     refs = [text or "" for _, text in clips]
+    mos = None
+    if args.dnsmos:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from mos import dnsmos as mos
+    summary["original"] = {}
     if args.asr and transcribe is not None and wer is not None:
         originals = [transcribe(path) for path, _ in clips]
-        summary["original"] = {"wer": wer(refs, originals)}
+        summary["original"]["wer"] = wer(refs, originals)
+    if mos is not None:
+        summary["original"].update(_mean_mos([mos(w, settings.sample_rate) for w in audio]))
 
     for name in args.vocoders:
         vocoder = facevox.create_model(name).eval()
@@ -126,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 paths.append(save_wav(folder / f"{path.stem}.wav", wave, vocoder.sample_rate))
         if args.asr and transcribe is not None and wer is not None:
             row["wer"] = wer(refs, [transcribe(p) for p in paths])
+        if mos is not None:
+            row.update(_mean_mos([mos(w, vocoder.sample_rate) for w in outputs]))
         summary[name] = row
         print(name, json.dumps({k: round(v, 4) for k, v in row.items()}))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import facevox
 import pytest
 import torch
 from facevox_tts.fastspeech import FastSpeech, FastSpeechConfig, length_regulate
@@ -130,3 +131,17 @@ def test_train_command_trains_resumes_and_exports(tmp_path: Path) -> None:
     no_durations = write_corpus(tmp_path / "plain", _TEXTS, [0.5, 0.5])
     bad = CliRunner().invoke(train_fastspeech_command, ["--data", str(no_durations), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "teacher durations" in bad.output
+
+
+def test_batched_inference_equals_inference_alone() -> None:
+    """Padding must not leak into a shorter item's durations or mel (the convs see zeros past its end)."""
+    model = facevox.create_model("tts.fastspeech_joe").eval()
+    processor = facevox.create_text_processor("en.chars")
+    texts = ["good morning.", "it costs five dollars, said the clerk."]
+    tokens, lengths = processor(texts)
+    mels, mel_lengths, _ = model.infer(tokens, lengths)
+    for row, text in enumerate(texts):
+        t, n = processor([text])
+        mel, mel_length, _ = model.infer(t, n)
+        assert int(mel_lengths[row]) == int(mel_length[0])
+        torch.testing.assert_close(mels[row, :, : int(mel_length[0])], mel[0], atol=1e-4, rtol=1e-4)

@@ -110,3 +110,46 @@ def test_speak_errors_are_clear(args: list[str], message: str) -> None:
 def test_default_output_name(tmp_path: Path) -> None:
     assert default_output_name("Hello, World! How are you today?", tmp_path).name == "hello_world_how_are_you.wav"
     assert default_output_name("!!!", tmp_path).name == "speech.wav"
+
+
+def test_stream_yields_the_sentences_of_a_call_one_by_one() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = TextToSpeechPipeline(vocoder=_VOCODER, batch_size=1)
+    text = "Good morning. It costs $5! See you."
+    chunks = list(one.stream(text))
+    whole = _speak(one, text)
+    assert len(chunks) == len(whole.texts) == 3
+    assert all(c.dim() == 1 and c.dtype == torch.float32 and c.abs().max() <= 1.0 for c in chunks)
+    torch.testing.assert_close(torch.cat(chunks), whole.waveform)
+    pause = round(one.pause_s * 22050 / 256) * 256
+    assert chunks[1][:pause].abs().max() == 0 and chunks[0][:pause].abs().max() > 0  # pause before, not first
+    # A paused stream holds no lock: the pipeline still answers, and closing the stream stops it.
+    stream = one.stream(text)
+    next(stream)
+    assert _speak(one, "Hello.").waveform.numel() > 0
+    stream.close()
+    with pytest.raises(ValueError, match="empty"):
+        next(one.stream("  "))
+
+
+def test_speak_output_raw_streams_pcm_and_stops_on_a_closed_pipe(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    text = "Good morning. It costs five dollars."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = (_speak(TextToSpeechPipeline(vocoder=_VOCODER, batch_size=1), text).waveform * 32767).round()
+    argv = [sys.executable, "-m", "facevox.cli", "speak", "--output-raw", "--vocoder", _VOCODER, text]
+    full = subprocess.run(argv, capture_output=True, check=True, timeout=300)
+    pcm = torch.frombuffer(bytearray(full.stdout), dtype=torch.int16)
+    assert pcm.numel() == len(reference)  # the same samples as the WAV, as 16-bit little-endian
+    assert (pcm.float() - reference).abs().max() <= 1
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and len(proc.stdout.read(1000)) == 1000
+    proc.stdout.close()  # as `| head -c 1000` does
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
+    clash = CliRunner().invoke(command, [text, "--output-raw", "-o", str(tmp_path / "a.wav")])
+    assert clash.exit_code != 0 and "cannot be combined with -o/--output" in clash.output

@@ -82,7 +82,9 @@ class _FFTBlock(nn.Module):
         keep = mask.unsqueeze(-1).to(x.dtype)
         a, _ = self.attention(x, x, x, key_padding_mask=~mask, need_weights=False)
         x = self.norm1(x + self.dropout(a)) * keep
-        h = self.conv2(F.relu(self.conv1(x.transpose(1, 2)))).transpose(1, 2)
+        # Hidden activations at padding are zeroed before the second conv reads them, so a padded
+        # item gets exactly what it gets alone (zero padding of the conv), whatever its batch.
+        h = self.conv2(F.relu(self.conv1(x.transpose(1, 2))) * keep.transpose(1, 2)).transpose(1, 2)
         return self.norm2(x + self.dropout(h)) * keep
 
 
@@ -139,8 +141,9 @@ class _DurationPredictor(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        h = self.dropout(self.norm1(F.relu(self.conv1(x.transpose(1, 2))).transpose(1, 2)))
-        h = self.dropout(self.norm2(F.relu(self.conv2(h.transpose(1, 2))).transpose(1, 2)))
+        keep = mask.unsqueeze(-1).to(x.dtype)  # padding is zeroed before each conv (batch-independent output)
+        h = self.dropout(self.norm1(F.relu(self.conv1((x * keep).transpose(1, 2))).transpose(1, 2)))
+        h = self.dropout(self.norm2(F.relu(self.conv2((h * keep).transpose(1, 2))).transpose(1, 2)))
         return self.proj(h).squeeze(-1) * mask
 
 

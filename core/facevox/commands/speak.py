@@ -10,6 +10,7 @@ leaves no partial output.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -203,13 +204,16 @@ class _SpeakCommand(click.Command):
 @click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True,
               help="Refuse text longer than this many characters, before any synthesis.")
 @click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.fastspeech_joe].")
-@click.option("--vocoder", default=None, help="Vocoder [default: hifigan.universal; griffinlim.default is faster].")
+@click.option("--vocoder", default=None, help="Vocoder [default: vocos.joe; hifigan.universal is the high-quality choice].")
 @click.option("--emotion", default=None, help="Speak in this emotion's style (e.g. happy, sad, angry).")
 @click.option("--face", "face_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Photo: speak in the style of the detected emotion of its largest face.")
 @click.option("--face-index", type=click.IntRange(min=0), default=None,
               help="With --face: use this face (detection order) instead of the largest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (emotion, style, faces, duration) as JSON.")
+@click.option("--output-raw", is_flag=True,
+              help="Stream raw 16-bit little-endian mono PCM to stdout, sentence by sentence as each is "
+                   "ready (the sample rate is the vocoder's, 22050 Hz for the built-in ones), instead of a WAV.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress (shown on stderr: a bar on a terminal, else lines for more than 3 sentences).")
 def command(
@@ -223,6 +227,7 @@ def command(
     face_path: Path | None,
     face_index: int | None,
     as_json: bool,
+    output_raw: bool,
     quiet: bool,
 ) -> None:
     """Synthesize speech from TEXT ('-' reads standard input) into a WAV file.
@@ -239,6 +244,7 @@ def command(
       facevox speak -o cold.wav -- "-40 degrees tonight."
       facevox speak "What a lovely day." --emotion happy -o happy.wav
       facevox speak "What a lovely day." --face photo.jpg -o styled.wav --json
+      facevox speak --file chapter.txt --output-raw | aplay -r 22050 -f S16_LE -t raw -
     """
     from facevox.audio import save_wav
     from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL, DEFAULT_VOCODER, TextToSpeechPipeline
@@ -246,9 +252,20 @@ def command(
     chosen = _output(output) if output is not None else None
     if face_index is not None and face_path is None:
         raise click.UsageError("--face-index needs --face PHOTO")
+    if output_raw:
+        clashing = [name for name, given in (("-o/--output", output is not None), ("--emotion", emotion is not None),
+                                             ("--face", face_path is not None), ("--json", as_json)) if given]
+        if clashing:
+            raise click.UsageError(f"--output-raw streams plain speech to stdout; it cannot be combined with "
+                                   f"{', '.join(clashing)}")
     content = _read_text(text, file, max_chars)
     if not content.strip():
         raise click.BadParameter("the text is empty; give some English text to speak", param_hint="TEXT")
+    if output_raw:
+        pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL,
+                                        vocoder=vocoder or DEFAULT_VOCODER)
+        _stream_raw(pipeline, content)
+        return
     target = chosen or _output(default_output_name(content))
     pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL, vocoder=vocoder or DEFAULT_VOCODER)
     try:
@@ -269,6 +286,29 @@ def command(
     if failed:
         click.echo(f"warning: {failed} sentence(s) hit the decoder cap and may be garbled", err=True)
     click.echo(f"{target} ({result.duration_s:.1f} s, {len(pieces)} sentence(s))")
+
+
+def _stream_raw(pipeline: Any, content: str) -> None:
+    """``--output-raw``: 16-bit PCM chunks on stdout; a closed pipe ends the stream quietly."""
+    import torch
+
+    try:
+        chunks = pipeline.stream(content)
+        first = next(chunks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="TEXT") from exc
+    out = sys.stdout.buffer
+    try:
+        for chunk in itertools.chain([first], chunks):
+            pcm = (chunk.clamp(-1.0, 1.0) * 32767.0).round().to(torch.int16).numpy()
+            out.write(pcm.astype("<i2").tobytes())
+            out.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -c 1000`): stop synthesizing, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def _speak_styled(

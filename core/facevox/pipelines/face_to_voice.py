@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Vocoder used when none is named.
-DEFAULT_VOCODER = "hifigan.universal"
+DEFAULT_VOCODER = "vocos.joe"
 
 
 class RateDomain(str, Enum):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +49,7 @@ __all__ = [
 #: Acoustic model used when none is named (registered by the ``tts`` plugin).
 DEFAULT_ACOUSTIC_MODEL = "tts.fastspeech_joe"
 #: Vocoder used when none is named (registered by the ``vocoders`` plugin).
-DEFAULT_VOCODER = "hifigan.universal"
+DEFAULT_VOCODER = "vocos.joe"
 
 
 @dataclass
@@ -188,33 +188,61 @@ class TextToSpeechPipeline:
                 torch.manual_seed(self.seed)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                tokens, lengths = self.processor([pieces[i] for i in idx])
-                if tokens.shape[-1] > self.max_tokens:
-                    longest = idx[int(lengths.argmax())]
-                    raise FacevoxError(
-                        f"text processor {type(self.processor).__name__} made {tokens.shape[-1]} tokens of the "
-                        f"{len(pieces[longest])}-character piece {pieces[longest][:40]!r}; at most "
-                        f"{self.max_tokens} (4 per character + 16) are synthesized at once"
-                    )
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", RuntimeWarning)
-                    mel, mel_lengths, alignment = self.acoustic.infer(tokens, lengths)
-                hit = any(issubclass(w.category, RuntimeWarning) and "cap" in str(w.message) for w in caught)
-                for w in caught:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                r = getattr(self.acoustic, "reduction_factor", 1)
-                if vocode:
-                    wave, wave_lengths = self.vocoder(mel, mel_lengths)
-                for row, i in enumerate(idx):
-                    n = int(mel_lengths[row])
-                    mels[i] = mel[row, :, :n]
-                    if vocode:
-                        waves[i] = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0)
-                    aligns[i] = alignment[row, : -(-n // r), : int(lengths[row])]
-                    capped[i] = hit and n >= mel.shape[2]
+                for i, (m, w, a, c) in zip(idx, self._synthesize([pieces[i] for i in idx], vocode), strict=True):
+                    mels[i], waves[i], aligns[i], capped[i] = m, w, a, c
                 if progress is not None:
                     progress(min(start + self.batch_size, len(order)), len(order))
         return self._join(pieces, mels, waves, aligns, capped)
+
+    @torch.no_grad()
+    def stream(self, text: str) -> Iterator[Tensor]:
+        """Speak ``text`` sentence by sentence, yielding audio as soon as each sentence is ready.
+
+        The chunks, concatenated, are the waveform of ``self(text)`` up to batching effects
+        (each sentence is synthesized alone here): ``(S,)`` float32 in ``[-1, 1]`` at
+        :attr:`sample_rate` Hz, one chunk per sentence, each after the first preceded by
+        ``pause_s`` of silence. Stop iterating at any time; nothing is left running.
+
+        Raises:
+            ValueError: empty or unspeakable text (before the first chunk).
+        """
+        pieces = self.sentences(text)
+        pause = torch.zeros(int(round(self.pause_s * self.sample_rate / self.vocoder.hop_length)) * self.vocoder.hop_length)
+        for k, piece in enumerate(pieces):
+            with self._lock:
+                if self.seed is not None:
+                    torch.manual_seed(self.seed)
+                (_, wave, _, _), = self._synthesize([piece], vocode=True)
+            assert wave is not None
+            yield torch.cat([pause, wave]).float() if k else wave.float()
+
+    def _synthesize(
+        self, texts: list[str], vocode: bool
+    ) -> list[tuple[Tensor, Tensor | None, Tensor, bool]]:
+        """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment, decoder cap hit)``."""
+        tokens, lengths = self.processor(texts)
+        if tokens.shape[-1] > self.max_tokens:
+            longest = int(lengths.argmax())
+            raise FacevoxError(
+                f"text processor {type(self.processor).__name__} made {tokens.shape[-1]} tokens of the "
+                f"{len(texts[longest])}-character piece {texts[longest][:40]!r}; at most "
+                f"{self.max_tokens} (4 per character + 16) are synthesized at once"
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            mel, mel_lengths, alignment = self.acoustic.infer(tokens, lengths)
+        hit = any(issubclass(w.category, RuntimeWarning) and "cap" in str(w.message) for w in caught)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        r = getattr(self.acoustic, "reduction_factor", 1)
+        if vocode:
+            wave, wave_lengths = self.vocoder(mel, mel_lengths)
+        out: list[tuple[Tensor, Tensor | None, Tensor, bool]] = []
+        for row in range(len(texts)):
+            n = int(mel_lengths[row])
+            piece = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0) if vocode else None
+            out.append((mel[row, :, :n], piece, alignment[row, : -(-n // r), : int(lengths[row])], hit and n >= mel.shape[2]))
+        return out
 
     def _join(
         self,
