@@ -76,22 +76,25 @@ def test_vocos_joe_is_the_default_and_small(vocos: VocosVocoder) -> None:
     assert MelSettings.from_dict(card.preprocessing.mel) == MelSettings() and card.preprocessing.sample_rate == SR
 
 
-def test_vocos_joe_copy_synthesis_tracks_its_teacher(vocos: VocosVocoder) -> None:
-    """Trained weights resynthesize a voiced signal close to the mel and close to HiFi-GAN's output."""
-    wave = _harmonic()
-    mel = mel_spectrogram(wave)
-    frames = torch.tensor([mel.shape[-1]])
+def test_vocos_joe_vocodes_the_default_voice_like_its_teacher(vocos: VocosVocoder) -> None:
+    """On mels of the acoustic model it is paired with, the output keeps the mel and follows HiFi-GAN V1.
+
+    (A single-speaker vocoder: the check uses the voice it was trained for, not a synthetic tone.)
+    """
+    acoustic = facevox.create_model("tts.fastspeech_joe").eval()
+    tokens, lengths = facevox.create_text_processor("en.chars")(["The committee met again in the spring."])
     with torch.inference_mode():
-        out, lengths = vocos(mel[None], frames)
-        teacher, _ = facevox.create_model("hifigan.universal")(mel[None], frames)
-        untrained, _ = facevox.create_model("vocos.joe", pretrained=False).eval()(mel[None], frames)
-    assert lengths.tolist() == [mel.shape[-1] * HOP] and 0.05 < float(out.abs().max()) <= 1.0
-    loud = mel > math.log(1e-3)
-    error = (mel_spectrogram(out[0]) - mel).abs()[loud].mean().item()
-    assert error < 0.7, f"copy synthesis log-mel L1 {error:.3f}"
-    assert (mel_spectrogram(untrained[0]) - mel).abs()[loud].mean().item() > 2 * error
-    to_teacher = float(distillation_loss(out, teacher)["mel"])
-    assert to_teacher < 0.5 * float(distillation_loss(untrained, teacher)["mel"])
+        mel, frames, _ = acoustic.infer(tokens, lengths)
+        out, out_lengths = vocos(mel, frames)
+        teacher, _ = facevox.create_model("hifigan.universal")(mel, frames)
+        untrained, _ = facevox.create_model("vocos.joe", pretrained=False).eval()(mel, frames)
+    assert out_lengths.tolist() == [int(frames[0]) * HOP] and 0.05 < float(out.abs().max()) <= 1.0
+    loud = mel[0] > math.log(1e-3)
+    error = (mel_spectrogram(out[0]) - mel[0]).abs()[loud].mean().item()
+    teacher_error = (mel_spectrogram(teacher[0]) - mel[0]).abs()[loud].mean().item()
+    assert error < 1.5 * teacher_error, f"log-mel L1 {error:.3f} against HiFi-GAN's {teacher_error:.3f}"
+    assert (mel_spectrogram(untrained[0]) - mel[0]).abs()[loud].mean().item() > 4 * error
+    assert float(distillation_loss(out, teacher)["mel"]) < 0.3 * float(distillation_loss(untrained, teacher)["mel"])
 
 
 def test_vocos_batch_masks_padding(vocos: VocosVocoder) -> None:
