@@ -284,7 +284,7 @@ def test_text_beginning_with_a_dash_explains_double_dash(
     code, stdout, _ = _run(["-o", str(out), "--", "-1e308 degrees"], capsys)
     assert code == 0 and fake.made[-1].texts == ["-1e308 degrees"] and out.is_file()
     code, _, err = _run(["hi", "--outptu", "x.wav"], capsys)  # a typo keeps click's suggestion only
-    assert code == 2 and "Did you mean '--output'?" in err and "put --" not in err
+    assert code == 2 and "Did you mean" in err and "'--output'" in err and "put --" not in err
 
 
 def test_progress_lines_for_long_jobs_without_a_terminal(
