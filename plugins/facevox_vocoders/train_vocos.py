@@ -52,20 +52,6 @@ def _stft(wave: Tensor, n_fft: int, hop: int) -> Tensor:
     return torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)
 
 
-_MEL_BASIS: dict[int, Tensor] = {}
-
-
-def _log_mel(wave: Tensor, settings: MelSettings) -> Tensor:
-    import librosa
-
-    if settings.n_mels not in _MEL_BASIS:
-        basis = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.n_mels,
-                                    fmin=settings.f_min, fmax=settings.f_max)
-        _MEL_BASIS[settings.n_mels] = torch.from_numpy(basis).float()
-    magnitude = _stft(wave, settings.n_fft, settings.hop_length).abs()
-    return torch.log(torch.clamp(_MEL_BASIS[settings.n_mels] @ magnitude, min=settings.clamp))
-
-
 def distillation_loss(student: Tensor, teacher: Tensor) -> dict[str, Tensor]:
     """Losses between waveforms ``(B, S)`` float32; ``total`` is what training minimises.
 
@@ -81,8 +67,7 @@ def distillation_loss(student: Tensor, teacher: Tensor) -> dict[str, Tensor]:
         s_c = s * s_mag.pow(0.3 - 1.0)  # |S|**0.3 with the phase of S
         t_c = t * t_mag.pow(0.3 - 1.0)
         complex_loss = complex_loss + (s_c - t_c).abs().mean()
-    settings = MelSettings()
-    mel = (_log_mel(student, settings) - _log_mel(teacher, settings)).abs().mean()
+    mel = (mel_spectrogram(student) - mel_spectrogram(teacher)).abs().mean()
     n = len(_RESOLUTIONS)
     total = stft / n + complex_loss / n + 2.0 * mel
     return {"total": total, "stft": stft / n, "complex": complex_loss / n, "mel": mel}
