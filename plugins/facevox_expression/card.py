@@ -24,6 +24,7 @@ _DATA = (
 )
 
 RESMASKNET_CARD = ModelCard(
+    sha256="d8e98f92c0d2fc8f8a631ed23bb1edd2d0a81faca4bd3ef798b94a787da86d8d",  # of weights/resmasknet.safetensors
     summary="Facial expression classifier for 48x48 greyscale face crops (7 FER2013 emotions).",
     licence="MIT",
     source=_SOURCE,

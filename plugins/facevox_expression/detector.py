@@ -107,7 +107,7 @@ class HaarFaceDetector(FaceDetector):
             FaceBox(int(round(x / scale)), int(round(y / scale)), int(round(bw / scale)), int(round(bh / scale)))
             for x, y, bw, bh in (found if len(found) else [])
         ]
-        return sorted(boxes, key=lambda b: b.w * b.h, reverse=True)
+        return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
 class HaarEyeFaceDetector(HaarFaceDetector):

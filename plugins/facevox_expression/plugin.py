@@ -30,6 +30,7 @@ def register_models(register: Any) -> None:
         config=RESMASKNET,
         card=RESMASKNET_CARD,
         weights=_WEIGHTS / "resmasknet.safetensors",
+        default=True,
     ))
     register(ModelSpec(
         name="expression.resmasknet_small",
@@ -47,7 +48,7 @@ def register_face_detectors(register: Any) -> None:
     ``opencv.haar_eyes`` (the same plus eye landmarks, for aligned crops)."""
     from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector
 
-    register("opencv.haar", HaarFaceDetector)
+    register("opencv.haar", HaarFaceDetector, default=True)
     register("opencv.haar_eyes", HaarEyeFaceDetector)
 
 

@@ -37,6 +37,7 @@ _UNSEEN = (
 )
 
 AE_CARD = ModelCard(
+    sha256="d76e25aa7c08257f42f40be1b134b9a19b28b142f8b90137004d9acc30ccef0f",  # of weights/face_ae.safetensors
     summary="Convolutional undercomplete autoencoder for 48x48 greyscale faces (288-value spatial code).",
     licence="MIT",
     source="Hinton & Salakhutdinov 2006; Masci et al. 2011 (convolutional AE); Le et al. 2018 (supervised AE); "
@@ -64,6 +65,7 @@ AE_CARD = ModelCard(
 )
 
 VAE_CARD = ModelCard(
+    sha256="9c6fb995b08a3a7f3cba7c04466a14ae0bb2afe0be6f7dd6cc63712e681303db",  # of weights/face_vae.safetensors
     summary="Convolutional beta-VAE for 48x48 greyscale faces (288-value spatial latent): reconstruct, sample, "
     "interpolate.",
     licence="MIT",
@@ -90,6 +92,7 @@ VAE_CARD = ModelCard(
 )
 
 CVAE_CARD = ModelCard(
+    sha256="aa3deecbcefc29d806e3f7303d49ca1dac149ced3e25cbf9b9f0be3cb6f59aee",  # of weights/face_cvae.safetensors
     summary="Expression-conditional VAE (7 FER2013 expressions) for expression synthesis: re-render a face "
     "with another expression.",
     licence="MIT",

@@ -25,14 +25,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from facevox import VariationalFaceAutoencoder
+from facevox.datasets import FER2013_LABELS
 from torch import Tensor
 
 from .blocks import ConvDecoder, ConvEncoder, ConvNetConfig, FittedLatentPrior, check_images
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "EXPRESSIONS"]
 
-EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-"""Condition labels, in facevox's FER2013 order (``facevox.datasets.FER2013_LABELS``)."""
+EXPRESSIONS: tuple[str, ...] = FER2013_LABELS
+"""Condition labels: FER2013's seven, in facevox's order (:data:`facevox.datasets.FER2013_LABELS`)."""
 
 
 @dataclass

@@ -25,9 +25,9 @@ VAE_CONFIG = VAEConfig(**_ARCH, beta=0.01)  # type: ignore[arg-type]
 CVAE_CONFIG = CVAEConfig(**_ARCH, beta=0.01)  # type: ignore[arg-type]
 
 
-def _weights(stem: str) -> Traversable | None:
-    path = files(__package__) / "weights" / f"{stem}.safetensors"
-    return path if path.is_file() else None
+def _weights(stem: str) -> Traversable:
+    """The shipped weights file; a missing one is an error at load time, never an untrained model."""
+    return files(__package__) / "weights" / f"{stem}.safetensors"
 
 
 @hookimpl

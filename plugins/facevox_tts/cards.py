@@ -15,6 +15,7 @@ _VOICE = (
 )
 
 FASTSPEECH_CARD = ModelCard(
+    sha256="f8d057109046a3bd8b40cbf8e60b256d4ffea02e0509a9eaccb73d5dc76d89dc",  # of weights/fastspeech_joe.safetensors
     summary="FastSpeech-style non-autoregressive character-input acoustic model (4.39 M parameters) for one "
     "synthetic US-English male voice; pair it with the hifigan.universal vocoder. Durations are predicted, "
     "so it cannot skip, repeat or fail to stop.",
@@ -54,6 +55,7 @@ FASTSPEECH_CARD = ModelCard(
 )
 
 TACOTRON_CARD = ModelCard(
+    sha256="6e9517b06c2c52b1d65f5ea9ca1a7cb5e67214e15b77c322105b769320cdf3f2",  # of weights/tacotron_joe.safetensors
     summary="Tacotron 2-style character-input acoustic model (3.54 M parameters, r = 4) for one "
     "synthetic US-English male voice; pair it with the hifigan.universal vocoder. Aligns and stops on "
     "every benchmark sentence; recognisable but not yet clear (Whisper tiny.en WER 0.46 with HiFi-GAN, "

@@ -14,10 +14,8 @@ from facevox_tts.fastspeech import FastSpeech, FastSpeechConfig
 from facevox_tts.tacotron import Tacotron, TacotronConfig
 from facevox_tts.text import SYMBOLS, EnglishCharacters
 
-__all__ = ["DEFAULT_ACOUSTIC_MODEL", "register_models", "register_text_processors", "register_trainers"]
+__all__ = ["register_models", "register_text_processors", "register_trainers"]
 
-#: Registered name of the default acoustic model.
-DEFAULT_ACOUSTIC_MODEL = "tts.fastspeech_joe"
 
 _WEIGHTS = files(__package__) / "weights" / "tacotron_joe.safetensors"
 _FASTSPEECH_WEIGHTS = files(__package__) / "weights" / "fastspeech_joe.safetensors"
@@ -28,12 +26,13 @@ def register_models(register: Callable[[Any], None]) -> None:
     """Register ``tts.fastspeech_joe`` (the default) and ``tts.tacotron_joe``."""
     register(
         ModelSpec(
-            name=DEFAULT_ACOUSTIC_MODEL,
+            name="tts.fastspeech_joe",
             task=Task.ACOUSTIC_MODEL,
             factory=FastSpeech,
             config=FastSpeechConfig(n_symbols=len(SYMBOLS)),
             card=FASTSPEECH_CARD,
-            weights=_FASTSPEECH_WEIGHTS if _FASTSPEECH_WEIGHTS.is_file() else None,
+            weights=_FASTSPEECH_WEIGHTS,  # shipped in the package; a missing file is an error
+            default=True,
         )
     )
     register(
@@ -43,7 +42,7 @@ def register_models(register: Callable[[Any], None]) -> None:
             factory=Tacotron,
             config=TacotronConfig(n_symbols=len(SYMBOLS)),
             card=TACOTRON_CARD,
-            weights=_WEIGHTS if _WEIGHTS.is_file() else None,
+            weights=_WEIGHTS,
         )
     )
 

@@ -21,7 +21,6 @@ from facevox_vocoders.hifigan import (
 from facevox_vocoders.vocos import VocosConfig, VocosVocoder
 
 __all__ = [
-    "DEFAULT_VOCODER",
     "GriffinLimConfig",
     "GriffinLimVocoder",
     "HiFiGANCheckpoint",
@@ -33,5 +32,3 @@ __all__ = [
     "VocosVocoder",
 ]
 
-#: Registered name of the default vocoder.
-DEFAULT_VOCODER = "vocos.joe"

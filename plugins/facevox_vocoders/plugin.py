@@ -35,6 +35,7 @@ _VOCOS_WEIGHTS = files(__package__) / "weights" / "vocos_joe.safetensors"
 
 # Measured by benchmarks/bench_vocoders.py and benchmarks/bench_tts.py (docs/vocoders.md).
 _VOCOS_CARD = ModelCard(
+    sha256="c39480bf289ce7e744dddf5e5a187ad5b294c11bea628968aee02a61377346d3",  # of weights/vocos_joe.safetensors
     summary=(
         "Vocos-style vocoder (ConvNeXt at frame rate + inverse-STFT head) distilled from HiFi-GAN V1 "
         "on the joe voice: the default vocoder, about 40 times cheaper than HiFi-GAN V1 per second of audio."
@@ -127,6 +128,7 @@ def register_models(register: Callable[[Any], None]) -> None:
             config=VocosConfig(),
             card=_VOCOS_CARD,
             weights=_VOCOS_WEIGHTS,  # shipped in the package; a missing file is an error, not noise
+            default=True,
         )
     )
     register(

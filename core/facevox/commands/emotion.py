@@ -26,8 +26,8 @@ _PROGRESS_MIN_FILES = 10
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--model", "model_name", default=None, metavar="NAME",
               help="Expression model (see `facevox models --task expression-classification`); "
-                   "default expression.resmasknet.")
-@click.option("--detector", default=None, metavar="NAME", help="Face detector (default opencv.haar).")
+                   "default: the registry's (FACEVOX_DEFAULT_EXPRESSION_CLASSIFICATION overrides it).")
+@click.option("--detector", default=None, metavar="NAME", help="Face detector (default: the registry's; FACEVOX_DEFAULT_FACE_DETECTOR overrides it).")
 @click.option("--no-detect", is_flag=True,
               help="Treat each image as an already-cropped face (as FER2013 images are).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
@@ -42,14 +42,14 @@ def command(paths: tuple[str, ...], model_name: str | None, detector: str | None
     from tqdm import tqdm
 
     from facevox.images import find_images
-    from facevox.pipelines.emotion import DEFAULT_EXPRESSION_MODEL, FaceEmotionPipeline
+    from facevox.pipelines.emotion import FaceEmotionPipeline
     from facevox.registry import FacevoxError
 
     files = find_images(paths)
     if not files:
         raise click.UsageError(f"no image files found in {', '.join(paths)}")
     try:
-        pipe = FaceEmotionPipeline(model_name or DEFAULT_EXPRESSION_MODEL, detector=detector,
+        pipe = FaceEmotionPipeline(model_name, detector=detector,
                                    tta="none" if no_tta else tta)
         if not no_detect:
             _ = pipe.detector  # fail early on an unknown detector

@@ -203,8 +203,10 @@ class _SpeakCommand(click.Command):
               help="Read the text from this UTF-8 file (a regular file of at most 1 MiB).")
 @click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True,
               help="Refuse text longer than this many characters, before any synthesis.")
-@click.option("--model", "acoustic", default=None, help="Acoustic model [default: tts.fastspeech_joe].")
-@click.option("--vocoder", default=None, help="Vocoder [default: vocos.joe; hifigan.universal is the high-quality choice].")
+@click.option("--model", "acoustic", default=None, help="Acoustic model [default: the registry's, see `facevox models --task acoustic-model`; "
+              "FACEVOX_DEFAULT_ACOUSTIC_MODEL overrides it].")
+@click.option("--vocoder", default=None, help="Vocoder [default: the registry's (FACEVOX_DEFAULT_VOCODER overrides it); "
+              "see `facevox models --task vocoder`].")
 @click.option("--emotion", default=None, help="Speak in this emotion's style (e.g. happy, sad, angry).")
 @click.option("--face", "face_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Photo: speak in the style of the detected emotion of its largest face.")
@@ -247,7 +249,7 @@ def command(
       facevox speak --file chapter.txt --output-raw | aplay -r 22050 -f S16_LE -t raw -
     """
     from facevox.audio import save_wav
-    from facevox.pipelines.speech import DEFAULT_ACOUSTIC_MODEL, DEFAULT_VOCODER, TextToSpeechPipeline
+    from facevox.pipelines.speech import TextToSpeechPipeline
 
     chosen = _output(output) if output is not None else None
     if face_index is not None and face_path is None:
@@ -262,12 +264,11 @@ def command(
     if not content.strip():
         raise click.BadParameter("the text is empty; give some English text to speak", param_hint="TEXT")
     if output_raw:
-        pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL,
-                                        vocoder=vocoder or DEFAULT_VOCODER)
+        pipeline = TextToSpeechPipeline(acoustic=acoustic, vocoder=vocoder)
         _stream_raw(pipeline, content)
         return
     target = chosen or _output(default_output_name(content))
-    pipeline = TextToSpeechPipeline(acoustic=acoustic or DEFAULT_ACOUSTIC_MODEL, vocoder=vocoder or DEFAULT_VOCODER)
+    pipeline = TextToSpeechPipeline(acoustic=acoustic, vocoder=vocoder)
     try:
         if emotion is not None or face_path is not None:
             _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json)

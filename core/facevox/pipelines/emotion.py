@@ -7,10 +7,10 @@ Usage::
     print(faces[0].emotion, faces[0].scores["happy"])
 
 Each image is read with :func:`facevox.images.load_image` (any mode, EXIF orientation
-applied), faces are found by a registered face detector (default ``opencv.haar``), cropped with
-a margin (or, when the detector found both eyes, aligned on them: ``detector="opencv.haar_eyes"``),
-converted to greyscale, resized to the model's input and classified by a registered expression
-model (default ``expression.resmasknet``), averaging the probabilities of the crop and its mirror
+applied), faces are found by a registered face detector (default: :func:`facevox.default_face_detector`),
+cropped with a margin (or, when the detector found both eyes, aligned on them), converted to
+greyscale, resized to the model's input and classified by a registered expression model
+(default: :func:`facevox.default_model` of ``Task.EXPRESSION_CLASSIFICATION``), averaging the probabilities of the crop and its mirror
 image and of five 40-of-48 sub-crops and their mirrors (``tta="crops"``, the default: the 10-crop
 TTA of Khaireddin & Chen 2021 plus the whole face; ``tta="flip"`` is the crop and its mirror,
 ``tta=False`` the crop alone). Probabilities use the model's fitted
@@ -31,23 +31,28 @@ import numpy as np
 import torch
 
 from facevox.batching import DynamicBatcher
+from facevox.card import Task
 from facevox.images import ImageReadError, align_face, crop_face, load_image, to_grayscale
-from facevox.registry import UntrainedModelWarning, create_face_detector, create_model, get_model_spec
+from facevox.registry import (
+    UntrainedModelWarning,
+    create_face_detector,
+    create_model,
+    default_model,
+    get_model_spec,
+)
 from facevox.roles import ExpressionClassifier, FaceBox, FaceDetector
 
 __all__ = [
-    "DEFAULT_EXPRESSION_MODEL",
     "TTA",
     "cpu_has_bf16",
     "FaceEmotion",
     "FaceEmotionPipeline",
     "ImageEmotions",
     "UntrainedModelWarning",
+    "largest_face",
     "recognize_emotions",
 ]
 
-DEFAULT_EXPRESSION_MODEL = "expression.resmasknet"
-"""Expression model used when none is named."""
 
 
 @dataclass
@@ -65,10 +70,38 @@ class FaceEmotion:
     emotion: str
     scores: dict[str, float]
 
+    @property
+    def area(self) -> int:
+        """Area of :attr:`box` in square pixels (:attr:`facevox.FaceBox.area`)."""
+        return _box_area(self.box)
+
     def to_dict(self) -> dict[str, Any]:
         """``{"box": [x, y, w, h], "emotion": ..., "scores": {...}}`` (JSON-ready)."""
         return {"box": list(self.box), "emotion": self.emotion,
                 "scores": {k: round(float(v), 6) for k, v in self.scores.items()}}
+
+
+def largest_face(faces: Sequence[Any]) -> int:
+    """Index of the face with the largest box (the first of equal ones): the face a
+    single-face pipeline (face -> voice, the demo) uses when none is chosen.
+
+    Args:
+        faces: :class:`FaceEmotion` results, or anything with a ``box`` that is a
+            :class:`facevox.FaceBox` or ``[x, y, w, h]``.
+
+    Raises:
+        ValueError: ``faces`` is empty.
+    """
+    if not faces:
+        raise ValueError("largest_face() needs at least one face; got none")
+    return max(range(len(faces)), key=lambda i: _box_area(faces[i].box))
+
+
+def _box_area(box: Any) -> int:
+    if isinstance(box, FaceBox):
+        return box.area
+    x, y, w, h = (int(v) for v in list(box)[:4])
+    return FaceBox(x, y, w, h).area
 
 
 @dataclass
@@ -142,9 +175,9 @@ class FaceEmotionPipeline:
     """Detect faces in photos and classify their expressions.
 
     Args:
-        model: a registered expression model name (default :data:`DEFAULT_EXPRESSION_MODEL`)
-            or an :class:`facevox.ExpressionClassifier` instance.
-        detector: a registered face detector name (default ``opencv.haar``) or a
+        model: a registered expression model name (default: the registry's,
+            :func:`facevox.default_model`) or an :class:`facevox.ExpressionClassifier` instance.
+        detector: a registered face detector name (default: :func:`facevox.default_face_detector`) or a
             :class:`facevox.FaceDetector` instance. Built lazily: ``detect=False`` never
             needs it.
         tta: test-time augmentation (:class:`TTA`): ``"crops"`` (default) averages the
@@ -189,7 +222,7 @@ class FaceEmotionPipeline:
         )
         name = model if isinstance(model, str) else getattr(model, "facevox_name", None)
         if model is None or isinstance(model, str):
-            name = model or DEFAULT_EXPRESSION_MODEL
+            name = model or default_model(Task.EXPRESSION_CLASSIFICATION)
             if not get_model_spec(name).has_weights:
                 warnings.warn(
                     f"expression model {name!r} ships no trained weights; its predictions are meaningless "
@@ -376,19 +409,21 @@ _DEFAULT_LOCK = threading.Lock()
 
 
 def recognize_emotions(
-    image: Any, model: str = DEFAULT_EXPRESSION_MODEL, detect: bool = True
+    image: Any, model: str | None = None, detect: bool = True
 ) -> list[FaceEmotion]:
     """One call: faces and emotions of an image (path, bytes, PIL image or RGB array).
 
-    The pipeline for ``model`` is built once and reused by later calls.
+    The pipeline for ``model`` (``None``: the registry's default expression model) is built
+    once and reused by later calls.
 
     Example::
 
         from facevox.pipelines import recognize_emotions
         [face.emotion for face in recognize_emotions("photo.jpg")]   # e.g. ["happy"]
     """
+    name = model or default_model(Task.EXPRESSION_CLASSIFICATION)
     with _DEFAULT_LOCK:
-        pipe = _DEFAULT.get(model)
+        pipe = _DEFAULT.get(name)
         if pipe is None:
-            pipe = _DEFAULT[model] = FaceEmotionPipeline(model)
+            pipe = _DEFAULT[name] = FaceEmotionPipeline(name)
     return pipe(image, detect=detect)

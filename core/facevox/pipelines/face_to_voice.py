@@ -29,19 +29,15 @@ from torch import Tensor
 
 from facevox.audio import mel_spectrogram
 from facevox.errors import NoFaceError
+from facevox.pipelines.emotion import largest_face
 from facevox.styles import SpeechStyle, apply_style, get_speech_style, mel_rate, resolve_style, stretch_mel
 
 __all__ = [
-    "DEFAULT_VOCODER",
     "FaceToVoicePipeline",
     "FaceToVoiceResult",
     "NoFaceError",
     "RateDomain",
 ]
-
-#: Vocoder used when none is named.
-DEFAULT_VOCODER = "vocos.joe"
-
 
 class RateDomain(str, Enum):
     """Where the speaking rate (and the duration side of the pitch shift) of a style is applied."""
@@ -143,11 +139,6 @@ def _face_to_dict(face: Any) -> dict[str, Any]:
     }
 
 
-def _area(face: Any) -> int:
-    _, _, w, h = _box_list(face.box)
-    return w * h
-
-
 class FaceToVoicePipeline:
     """Face photo + text -> detected emotions + speech in the dominant face's style.
 
@@ -172,7 +163,7 @@ class FaceToVoicePipeline:
         self,
         *,
         acoustic: str | None = None,
-        vocoder: str = DEFAULT_VOCODER,
+        vocoder: str | None = None,
         expression_model: str | None = None,
         blend: bool = True,
         rate_domain: RateDomain | str = RateDomain.MEL,
@@ -210,9 +201,7 @@ class FaceToVoicePipeline:
             if self._speech is None:
                 from facevox.pipelines.speech import TextToSpeechPipeline
 
-                kwargs: dict[str, Any] = {"vocoder": self.vocoder}
-                if self.acoustic is not None:
-                    kwargs["acoustic"] = self.acoustic
+                kwargs: dict[str, Any] = {"vocoder": self.vocoder, "acoustic": self.acoustic}
                 self._speech = TextToSpeechPipeline(**kwargs)
             return self._speech
 
@@ -240,7 +229,7 @@ class FaceToVoicePipeline:
         if isinstance(face, str):
             if face != "largest":
                 raise ValueError(f"face must be 'largest' or a face index, got {face!r}")
-            return max(range(len(faces)), key=lambda i: _area(faces[i]))
+            return largest_face(faces)
         if isinstance(face, bool) or not isinstance(face, int):
             raise ValueError(f"face must be 'largest' or a face index, got {face!r}")
         if not -len(faces) <= face < len(faces):

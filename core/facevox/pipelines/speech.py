@@ -28,29 +28,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from facevox.card import Task
 from facevox.registry import (
     FacevoxError,
     UntrainedModelWarning,
     create_model,
     create_text_processor,
+    default_model,
     get_model_spec,
 )
 from facevox.roles import AcousticModel, Vocoder
 
 __all__ = [
-    "DEFAULT_ACOUSTIC_MODEL",
-    "DEFAULT_VOCODER",
     "SpeechResult",
     "TextToSpeechPipeline",
     "UntrainedModelWarning",
     "bound_pieces",
 ]
-
-#: Acoustic model used when none is named (registered by the ``tts`` plugin).
-DEFAULT_ACOUSTIC_MODEL = "tts.fastspeech_joe"
-#: Vocoder used when none is named (registered by the ``vocoders`` plugin).
-DEFAULT_VOCODER = "vocos.joe"
-
 
 @dataclass
 class SpeechResult:
@@ -82,8 +76,10 @@ class TextToSpeechPipeline:
     """English text -> waveform with registered models.
 
     Args:
-        acoustic: registered acoustic model (``facevox models --task acoustic-model``).
-        vocoder: registered vocoder (``facevox models --task vocoder``).
+        acoustic: registered acoustic model (``facevox models --task acoustic-model``); ``None``:
+            the registry's default (:func:`facevox.default_model`).
+        vocoder: registered vocoder (``facevox models --task vocoder``); ``None``: the
+            registry's default.
         text_processor: registered text processor; ``None``: the one the acoustic model's card
             names.
         batch_size: sentences synthesized together.
@@ -101,8 +97,8 @@ class TextToSpeechPipeline:
 
     def __init__(
         self,
-        acoustic: str = DEFAULT_ACOUSTIC_MODEL,
-        vocoder: str = DEFAULT_VOCODER,
+        acoustic: str | None = None,
+        vocoder: str | None = None,
         text_processor: str | None = None,
         *,
         batch_size: int = 8,
@@ -116,6 +112,8 @@ class TextToSpeechPipeline:
             raise ValueError(f"pause_s must be >= 0, got {pause_s}")
         if max_chars < _MIN_PIECE_CHARS:
             raise ValueError(f"max_chars must be >= {_MIN_PIECE_CHARS}, got {max_chars}")
+        acoustic = acoustic or default_model(Task.ACOUSTIC_MODEL)
+        vocoder = vocoder or default_model(Task.VOCODER)
         spec = get_model_spec(acoustic)
         processor_name = text_processor or spec.card.preprocessing.text_processor
         if not processor_name:

@@ -22,12 +22,16 @@ fault. The checks follow timm's registry-wide tests and torchvision's weight-met
   requires a gradient receives a finite one;
 * determinism in eval mode (same seed, same inputs -> identical outputs);
 * save / load round trip (``save_pretrained`` -> ``load_pretrained``) with identical outputs;
+* weights (torchvision's ``test_schema_meta_validation`` in spirit): a model with parameters
+  whose card reports metrics declares weights; a shipped file exists and its SHA-256 equals the
+  card's ``sha256``; a card's ``params`` / ``params_millions`` equal the parameter count;
 * default weights, when shipped, load strictly and give finite outputs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,10 +47,12 @@ from facevox.registry import create_model, get_model_spec
 from facevox.roles import AcousticModel, ExpressionClassifier, FaceAutoencoder, FacevoxModel, Vocoder
 
 __all__ = [
+    "ARCHITECTURE_METRICS",
     "CHECKS",
     "ConformanceError",
     "check_backward",
     "check_card",
+    "check_weights",
     "check_determinism",
     "check_forward",
     "check_pretrained",
@@ -62,6 +68,10 @@ _ROLE_OF_TASK: dict[Task, type[nn.Module]] = {
     Task.ACOUSTIC_MODEL: AcousticModel,
     Task.VOCODER: Vocoder,
 }
+
+
+#: Card metrics that describe the architecture, not trained weights (allowed without weights).
+ARCHITECTURE_METRICS: tuple[str, ...] = ("params", "params_millions", "macs")
 
 
 class ConformanceError(AssertionError):
@@ -109,8 +119,17 @@ def check_card(name: str) -> None:
             raise _fail(name, "card", f"metric {key!r} must be a finite number, got {value!r}")
     if spec.task is Task.EXPRESSION_CLASSIFICATION and not card.labels:
         raise _fail(name, "card", "classifiers must list their labels")
-    if spec.weights is not None and not spec.weights.is_file():
-        raise _fail(name, "card", f"declared weights file {spec.weights} does not exist")
+    if spec.weights is not None:
+        if not spec.weights.is_file():
+            raise _fail(name, "card", f"declared weights file {spec.weights} does not exist")
+        digest = hashlib.sha256(spec.weights.read_bytes()).hexdigest()
+        if not card.sha256:
+            raise _fail(name, "card", f"ships weights file {spec.weights} but its card has no sha256 "
+                                      f"(the file's is {digest})")
+        if card.sha256 != digest:
+            raise _fail(name, "card", f"card sha256 {card.sha256} != {digest} of {spec.weights}")
+    elif card.sha256:
+        raise _fail(name, "card", "card has a sha256 but the model declares no weights file")
     json_ok = card.to_dict()
     if not isinstance(json_ok, dict):
         raise _fail(name, "card", "card does not serialise to a dict")
@@ -205,6 +224,21 @@ def check_save_load(name: str, model: nn.Module, directory: str | Path | None = 
         raise _fail(name, "save/load", "outputs differ after a save/load round trip")
 
 
+def check_weights(name: str, model: nn.Module) -> None:
+    """What the card states about the weights holds for the model ``create_model`` builds."""
+    spec = get_model_spec(name)
+    metrics = spec.card.metrics
+    count = sum(p.numel() for p in model.parameters())
+    measured = sorted(set(metrics) - set(ARCHITECTURE_METRICS))
+    if count and measured and not spec.has_weights:
+        raise _fail(name, "weights", f"card reports measured metrics ({', '.join(measured[:4])}) but the model "
+                                     "declares no weights: it would serve an untrained model under them")
+    if "params" in metrics and int(metrics["params"]) != count:
+        raise _fail(name, "weights", f"card params {metrics['params']} != {count} parameters of the model")
+    if "params_millions" in metrics and abs(float(metrics["params_millions"]) - count / 1e6) > 0.05:
+        raise _fail(name, "weights", f"card params_millions {metrics['params_millions']} != {count / 1e6:.3f}")
+
+
 def check_pretrained(name: str) -> None:
     """Shipped default weights load strictly and give finite outputs."""
     if not get_model_spec(name).has_weights:
@@ -221,6 +255,7 @@ def check_pretrained(name: str) -> None:
 CHECKS: dict[str, Callable[..., None]] = {
     "card": check_card,
     "role": check_role,
+    "weights": check_weights,
     "forward": check_forward,
     "backward": check_backward,
     "determinism": check_determinism,
@@ -239,6 +274,7 @@ def run_conformance(name: str, directory: str | Path | None = None) -> None:
     torch.manual_seed(0)
     model = create_model(name, pretrained=False)
     check_role(name, model)
+    check_weights(name, model)
     check_forward(name, model)
     check_backward(name, model)
     check_determinism(name, model)

@@ -1,10 +1,19 @@
-"""``facevox demo``: serve the Gradio web demo (``demo/facevox_demo``) on this machine."""
+"""The demo's facevox plugin: registers ``facevox demo`` through ``register_commands``.
+
+Registered in facevox's ``pyproject.toml`` under the ``facevox`` entry-point group, like any
+third-party plugin; the core does not import the demo. Gradio is imported only when the command
+runs, so ``facevox --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import click
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["command"]
+import click
+from facevox import hookimpl
+
+__all__ = ["command", "register_commands"]
 
 
 @click.command("demo")
@@ -20,12 +29,17 @@ def command(host: str, port: int, share: bool, warm_up: bool) -> None:
       facevox demo                      # http://127.0.0.1:7860
       facevox demo --port 8080
     """
-    try:
-        from facevox_demo import DemoBackend, launch
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise click.ClickException(f"the demo package facevox_demo cannot be imported ({exc}); reinstall facevox") from exc
+    from facevox_demo.app import launch
+    from facevox_demo.handlers import DemoBackend
+
     backend = DemoBackend()
     if warm_up:
         click.echo("facevox demo: loading models...", err=True)
         backend.warm_up()
     launch(host=host, port=port, share=share, backend=backend)
+
+
+@hookimpl
+def register_commands(register: Callable[[Any], None]) -> None:
+    """Register ``facevox demo``."""
+    register(command)
