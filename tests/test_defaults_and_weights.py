@@ -56,7 +56,7 @@ def test_builtin_defaults_come_from_the_registry() -> None:
 def test_no_default_for_a_task_names_the_models_and_the_variable() -> None:
     with pytest.raises(UnknownModelError, match=r"face\.ae.*FACEVOX_DEFAULT_FACE_AUTOENCODER"):
         facevox.default_model(Task.FACE_AUTOENCODER)
-    with pytest.raises(ValueError, match="accepted: face-autoencoder"):
+    with pytest.raises(ValueError, match="unknown task .speaker-id.; accepted: acoustic-model, expression-classification, face-autoencoder"):
         facevox.default_model("speaker-id")
 
 

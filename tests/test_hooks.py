@@ -90,6 +90,14 @@ def test_hook_register_face_detectors(hooks: None) -> None:
     assert "toy.center" in facevox.list_face_detectors()
 
 
+def test_hook_register_tasks(hooks: None) -> None:
+    import task_plugin
+
+    plugins.register_plugin(task_plugin.TaskPlugin(), name="speakers")
+    assert facevox.task_info("speaker-embedding").role is task_plugin.SpeakerEncoder
+    assert facevox.list_models(task="speaker-embedding") == ["spk.meanpool"]  # tests/test_tasks.py has the rest
+
+
 def test_hook_register_text_processors(hooks: None) -> None:
     tokens, lengths = facevox.create_text_processor("toy.chars")(["AB", "b"])
     assert isinstance(tokens, Tensor)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -20,10 +21,12 @@ from typing import Any, TypeVar
 from torch import nn
 
 __all__ = [
+    "TASK_NAME",
     "ModelCard",
     "ModelSpec",
     "Preprocessing",
     "Task",
+    "task_value",
     "config_from_dict",
     "config_to_dict",
 ]
@@ -31,8 +34,16 @@ __all__ = [
 C = TypeVar("C")
 
 
+#: A task name: lower-case words joined by ``-`` (``"face-autoencoder"``, ``"speaker-embedding"``).
+TASK_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
 class Task(str, enum.Enum):
-    """What a registered model does; the role interface it implements."""
+    """The built-in tasks: what a registered model does, and the role interface it implements.
+
+    Plugins add tasks through the ``register_tasks`` hook (:func:`facevox.list_tasks`); a
+    model of such a task gives its name as a plain ``str`` in ``ModelSpec.task``.
+    """
 
     FACE_AUTOENCODER = "face-autoencoder"  #: :class:`facevox.FaceAutoencoder`
     EXPRESSION_CLASSIFICATION = "expression-classification"  #: :class:`facevox.ExpressionClassifier`
@@ -47,6 +58,11 @@ class Task(str, enum.Enum):
         except ValueError:
             accepted = ", ".join(t.value for t in cls)
             raise ValueError(f"unknown task {value!r}; accepted: {accepted}") from None
+
+
+def task_value(task: Task | str) -> str:
+    """The name of a task: a :class:`Task` member's value, or a plugin task's ``str``."""
+    return task.value if isinstance(task, Task) else str(task)
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,9 @@ class ModelSpec:
 
     Attributes:
         name: ``family.variant``, lower case, e.g. ``"expression.rmn_small"``.
-        task: the role the model implements.
+        task: the role the model implements: a :class:`Task` (its value is accepted too) or
+            the name of a task a plugin registers with ``register_tasks`` (the registry drops,
+            with a warning, a model whose task nobody registered).
         factory: builds an untrained model from a config instance.
         config: the default config (a dataclass instance); ``create_model(**overrides)``
             replaces its fields.
@@ -133,7 +151,7 @@ class ModelSpec:
     """
 
     name: str
-    task: Task
+    task: Task | str
     factory: Callable[[Any], nn.Module]
     config: Any
     card: ModelCard
@@ -147,7 +165,14 @@ class ModelSpec:
         parts = self.name.split(".")
         if len(parts) < 2 or not all(p and p == p.lower() and " " not in p for p in parts):
             raise ValueError(f"model name {self.name!r} must look like 'family.variant' (lower case)")
-        object.__setattr__(self, "task", Task.parse(self.task))
+        task = self.task
+        if isinstance(task, str) and not isinstance(task, Task) and task in {t.value for t in Task}:
+            task = Task(task)
+        if not isinstance(task, Task) and not (isinstance(task, str) and TASK_NAME.fullmatch(task)):
+            accepted = ", ".join(t.value for t in Task)
+            raise ValueError(f"ModelSpec {self.name!r}: task {task!r:.80} is neither a facevox.Task ({accepted}) "
+                             "nor a task name like 'speaker-embedding' (lower-case words joined by '-')")
+        object.__setattr__(self, "task", task)
         if not isinstance(self.default, bool):
             raise TypeError(f"ModelSpec {self.name!r}: default must be True or False, got {self.default!r:.80}")
 

@@ -131,10 +131,14 @@ def plugins_command() -> None:
 
 
 @cli.command("models")
-@click.option("--task", type=click.Choice([t.value for t in Task]), help="Only models of this task.")
+@click.option("--task", metavar="TASK", help="Only models of this task (built-in: "
+              + ", ".join(t.value for t in Task) + "; plugins may add more).")
 @click.option("--pattern", help="Shell-style wildcard on names, e.g. 'expression.*'.")
 def models_command(task: str | None, pattern: str | None) -> None:
     """List registered models as JSON: name, task, plugin, pretrained, params."""
+    if task is not None and task not in registry.list_tasks():
+        raise click.BadParameter(f"unknown task {task!r}; accepted: {', '.join(registry.list_tasks())}",
+                                 param_hint="'--task'")
     out = []
     for name in registry.list_models(pattern=pattern, task=task):
         info = registry.model_info(name)

@@ -26,6 +26,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
+def register_tasks(register: Callable[..., None]) -> None:
+    """Register new tasks: ``register(name, role, summary="")`` with a task name (lower-case
+    words joined by ``-``, not a built-in :class:`facevox.Task`) and the role class (a
+    :class:`facevox.FacevoxModel` subclass) its models implement; models then give ``name`` as
+    their ``ModelSpec.task``."""
+
+
+@hookspec
 def register_models(register: Callable[[Any], None]) -> None:
     """Register models: call ``register(spec)`` with a :class:`facevox.ModelSpec` per model."""
 

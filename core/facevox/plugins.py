@@ -426,6 +426,21 @@ def _model_rule(spec: Any) -> tuple[tuple[Any, ...], Any]:
     return (spec,), spec.name
 
 
+def _task_rule(name: Any, role: Any, summary: Any = "") -> tuple[tuple[Any, ...], Any]:
+    from facevox.card import TASK_NAME, Task
+    from facevox.roles import FacevoxModel
+
+    if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
+        raise TypeError(f"the task name must be lower-case words joined by '-' (e.g. 'speaker-embedding'), got {_show(name)}")
+    if name in {t.value for t in Task}:
+        raise TypeError(f"{name!r} is a built-in task (facevox.Task); register models for it instead")
+    if not (isinstance(role, type) and issubclass(role, FacevoxModel)):
+        raise TypeError(f"the role must be a subclass of facevox.FacevoxModel, got {_show(role)}")
+    if not isinstance(summary, str):
+        raise TypeError(f"the summary must be a str, got {_show(summary)}")
+    return (name, role, summary), name
+
+
 def _style_rule(style: Any) -> tuple[tuple[Any, ...], Any]:
     from facevox.styles import SpeechStyle
 
@@ -445,6 +460,7 @@ def _command_rule(command: Any) -> tuple[tuple[Any, ...], Any]:
 #: What ``register(...)`` takes in each hook (the signature of the rule), and how it is checked.
 #: A rule returns the positional arguments to keep and a key that must not repeat in one call.
 _REGISTER_RULES: dict[str, Callable[..., tuple[tuple[Any, ...], Any]]] = {
+    "register_tasks": _task_rule,
     "register_models": _model_rule,
     "register_face_detectors": _named_factory("face detector", "FaceDetector"),
     "register_text_processors": _named_factory("text processor", "TextProcessor"),

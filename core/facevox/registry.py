@@ -22,13 +22,21 @@ from typing import Any
 from torch import nn
 
 from facevox import plugins
-from facevox.card import ModelSpec, Task, config_to_dict
-from facevox.roles import FaceDetector, TextProcessor
+from facevox.card import ModelSpec, Task, config_to_dict, task_value
+from facevox.roles import (
+    AcousticModel,
+    ExpressionClassifier,
+    FaceAutoencoder,
+    FaceDetector,
+    TextProcessor,
+    Vocoder,
+)
 
 __all__ = [
     "DuplicateModelError",
     "FacevoxError",
     "PluginFactoryError",
+    "TaskInfo",
     "UnknownModelError",
     "UntrainedModelWarning",
     "create_face_detector",
@@ -41,8 +49,11 @@ __all__ = [
     "get_model_spec",
     "list_face_detectors",
     "list_models",
+    "list_tasks",
     "list_text_processors",
     "model_info",
+    "parse_task",
+    "task_info",
     "model_provider",
 ]
 
@@ -100,8 +111,9 @@ class _Collection:
     code (no distribution) it is a :class:`DuplicateModelError`.
     """
 
-    def __init__(self, hook: str, kind: str, unpack: Callable[..., tuple[str, Any]]) -> None:
-        self.hook, self.kind, self._unpack = hook, kind, unpack
+    def __init__(self, hook: str, kind: str, unpack: Callable[..., tuple[str, Any]],
+                 reject: Callable[[Any], str | None] | None = None) -> None:
+        self.hook, self.kind, self._unpack, self._reject = hook, kind, unpack, reject
         self._entries: dict[str, _Entry] | None = None
         self._lock = threading.RLock()
 
@@ -121,6 +133,11 @@ class _Collection:
         entries: dict[str, _Entry] = {}
         for plugin, args in plugins.collect_hook(self.hook):  # arguments checked by the plugin manager
             name, value = self._unpack(*args)
+            reason = self._reject(value) if self._reject is not None else None
+            if reason:
+                warnings.warn(f"facevox: {self.kind} {name!r} from plugin {_label(plugin)} is skipped: {reason}",
+                              plugins.PluginWarning, stacklevel=5)
+                continue
             if name in entries and self._keeps_first(name, entries[name].plugin, plugin):
                 continue
             entries[name] = _Entry(value, plugin)
@@ -236,11 +253,88 @@ def _unpack_factory(name: str, factory: Callable[[], Any], default: bool = False
     return name, _Factory(factory, default)
 
 
-_models = _Collection("register_models", "model", _unpack_spec)
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """A task: what its models do and the role interface they implement.
+
+    Attributes:
+        name: the task's name, e.g. ``"vocoder"`` or a plugin's ``"speaker-embedding"``.
+        role: the abstract class every model of the task subclasses (a
+            :class:`facevox.FacevoxModel`); :mod:`facevox.testing` checks it.
+        summary: one sentence.
+        plugin: the plugin that registered it; ``""`` for the built-in :class:`Task` members.
+    """
+
+    name: str
+    role: type[nn.Module]
+    summary: str = ""
+    plugin: str = ""
+
+
+_BUILTIN_TASKS: dict[Task, TaskInfo] = {
+    Task.FACE_AUTOENCODER: TaskInfo(Task.FACE_AUTOENCODER.value, FaceAutoencoder, "Encode faces to a latent and decode them."),
+    Task.EXPRESSION_CLASSIFICATION: TaskInfo(Task.EXPRESSION_CLASSIFICATION.value, ExpressionClassifier,
+                                             "Face crops to expression logits."),
+    Task.ACOUSTIC_MODEL: TaskInfo(Task.ACOUSTIC_MODEL.value, AcousticModel, "Text tokens to mel spectrograms."),
+    Task.VOCODER: TaskInfo(Task.VOCODER.value, Vocoder, "Mel spectrograms to waveforms."),
+}
+
+
+def _unpack_task(name: str, role: type[nn.Module], summary: str = "") -> tuple[str, tuple[type[nn.Module], str]]:
+    return name, (role, summary)
+
+
+def _unknown_task(spec: ModelSpec) -> str | None:
+    if isinstance(spec.task, Task) or spec.task in _tasks.entries():
+        return None
+    return f"its task {spec.task!r} is not registered by any plugin (known tasks: {', '.join(list_tasks())})"
+
+
+_tasks = _Collection("register_tasks", "task", _unpack_task)
+_models = _Collection("register_models", "model", _unpack_spec, reject=_unknown_task)
 _detectors = _Collection("register_face_detectors", "face detector", _unpack_factory)
 _text_processors = _Collection("register_text_processors", "text processor", _unpack_factory)
-for _c in (_models, _detectors, _text_processors):
+for _c in (_tasks, _models, _detectors, _text_processors):
     plugins.on_change(_c.clear)
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+def list_tasks() -> list[str]:
+    """Names of every task: the built-in :class:`facevox.Task` values and the plugins' ones, sorted."""
+    return sorted({*(t.value for t in Task), *_tasks.entries()})
+
+
+def parse_task(task: str | Task) -> Task | str:
+    """A task by name: the :class:`facevox.Task` member for a built-in one, the ``str`` for a
+    plugin's.
+
+    Raises:
+        ValueError: no such task (the known ones are listed).
+    """
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, str):
+        if task in {t.value for t in Task}:
+            return Task(task)
+        if task in _tasks.entries():
+            return task
+    raise ValueError(f"unknown task {task!r:.80}; accepted: {', '.join(list_tasks())}")
+
+
+def task_info(task: str | Task) -> TaskInfo:
+    """The :class:`TaskInfo` of a task (built-in or registered by a plugin).
+
+    Raises:
+        ValueError: no such task (the known ones are listed).
+    """
+    parsed = parse_task(task)
+    if isinstance(parsed, Task):
+        return _BUILTIN_TASKS[parsed]
+    entry = _tasks.get(parsed)
+    role, summary = entry.value
+    return TaskInfo(parsed, role, summary, entry.plugin)
 
 
 # ---------------------------------------------------------------------------- models
@@ -256,12 +350,12 @@ def list_models(pattern: str | None = None, task: str | Task | None = None) -> l
     Raises:
         ValueError: ``task`` is not a known task (the accepted values are listed).
     """
-    wanted = Task.parse(task) if task is not None else None
+    wanted = task_value(parse_task(task)) if task is not None else None
     names = []
     for name, entry in _models.entries().items():
         if pattern and not fnmatch.fnmatchcase(name, pattern):
             continue
-        if wanted is not None and entry.value.task is not wanted:
+        if wanted is not None and task_value(entry.value.task) != wanted:
             continue
         names.append(name)
     return sorted(names)
@@ -271,7 +365,7 @@ def default_model_env(task: str | Task) -> str:
     """Name of the environment variable that overrides the default model of ``task``:
     ``FACEVOX_DEFAULT_`` and the task's value in upper case, ``-`` as ``_`` (for example
     ``FACEVOX_DEFAULT_VOCODER``, ``FACEVOX_DEFAULT_ACOUSTIC_MODEL``)."""
-    return "FACEVOX_DEFAULT_" + Task.parse(task).value.upper().replace("-", "_")
+    return "FACEVOX_DEFAULT_" + task_value(parse_task(task)).upper().replace("-", "_")
 
 
 def default_model(task: str | Task) -> str:
@@ -292,21 +386,21 @@ def default_model(task: str | Task) -> str:
             of another task; or no registered model of the task offers itself as default (the
             models of the task are listed, to pass one by name).
     """
-    wanted = Task.parse(task)
+    wanted = task_value(parse_task(task))
     env = default_model_env(wanted)
     chosen = os.environ.get(env, "").strip()
     entries = _models.entries()
     if chosen:
         if chosen not in entries:
             _models.get(chosen)  # raises with close matches
-        if entries[chosen].value.task is not wanted:
+        if task_value(entries[chosen].value.task) != wanted:
             raise UnknownModelError(
-                f"{env}={chosen!r} is registered for task {entries[chosen].value.task.value!r}, not "
-                f"{wanted.value!r} (registered {wanted.value} models: {', '.join(list_models(task=wanted)) or 'none'})"
+                f"{env}={chosen!r} is registered for task {task_value(entries[chosen].value.task)!r}, not "
+                f"{wanted!r} (registered {wanted} models: {', '.join(list_models(task=wanted)) or 'none'})"
             )
         return chosen
-    offered = [n for n, e in entries.items() if e.value.task is wanted and e.value.default]
-    return _choose_default(f"{wanted.value} model", env, offered, entries, list_models(task=wanted))
+    offered = [n for n, e in entries.items() if task_value(e.value.task) == wanted and e.value.default]
+    return _choose_default(f"{wanted} model", env, offered, entries, list_models(task=wanted))
 
 
 def _choose_default(kind: str, env: str, offered: list[str], entries: dict[str, _Entry], every: list[str]) -> str:
@@ -417,7 +511,7 @@ def model_info(name: str) -> dict[str, Any]:
     params = sum(p.numel() for p in model.parameters())
     return {
         "name": spec.name,
-        "task": spec.task.value,
+        "task": task_value(spec.task),
         "plugin": plugin,
         "plugin_version": version,
         "pretrained": spec.has_weights,

@@ -41,10 +41,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from facevox.card import ModelSpec, Task
+from facevox.card import ModelSpec, Task, task_value
 from facevox.checkpoint import load_pretrained, save_pretrained
-from facevox.registry import create_model, get_model_spec
-from facevox.roles import AcousticModel, ExpressionClassifier, FaceAutoencoder, FacevoxModel, Vocoder
+from facevox.registry import create_model, get_model_spec, task_info
+from facevox.roles import ExpressionClassifier, FacevoxModel, Vocoder
 
 __all__ = [
     "ARCHITECTURE_METRICS",
@@ -61,13 +61,6 @@ __all__ = [
     "float_tensors",
     "run_conformance",
 ]
-
-_ROLE_OF_TASK: dict[Task, type[nn.Module]] = {
-    Task.EXPRESSION_CLASSIFICATION: ExpressionClassifier,
-    Task.FACE_AUTOENCODER: FaceAutoencoder,
-    Task.ACOUSTIC_MODEL: AcousticModel,
-    Task.VOCODER: Vocoder,
-}
 
 
 #: Card metrics that describe the architecture, not trained weights (allowed without weights).
@@ -117,7 +110,7 @@ def check_card(name: str) -> None:
     for key, value in card.metrics.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             raise _fail(name, "card", f"metric {key!r} must be a finite number, got {value!r}")
-    if spec.task is Task.EXPRESSION_CLASSIFICATION and not card.labels:
+    if spec.task == Task.EXPRESSION_CLASSIFICATION and not card.labels:
         raise _fail(name, "card", "classifiers must list their labels")
     if spec.weights is not None:
         if not spec.weights.is_file():
@@ -138,9 +131,9 @@ def check_card(name: str) -> None:
 def check_role(name: str, model: nn.Module) -> None:
     """The model implements the role of its task and stores its config."""
     spec = get_model_spec(name)
-    role = _ROLE_OF_TASK[spec.task]
+    role = task_info(spec.task).role
     if not isinstance(model, role):
-        raise _fail(name, "role", f"task {spec.task.value!r} needs a {role.__name__}, got {type(model).__name__}")
+        raise _fail(name, "role", f"task {task_value(spec.task)!r} needs a {role.__name__}, got {type(model).__name__}")
     if getattr(model, "config", None) != spec.config:
         raise _fail(name, "role", "model.config must equal the config it was built from")
     pre = spec.card.preprocessing
