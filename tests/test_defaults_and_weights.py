@@ -47,15 +47,24 @@ def test_builtin_defaults_come_from_the_registry() -> None:
     assert facevox.default_model(Task.EXPRESSION_CLASSIFICATION) == "expression.resmasknet"
     assert facevox.default_model("acoustic-model") == "tts.fastspeech_joe"
     assert facevox.default_model(Task.VOCODER) == "vocos.joe"
+    assert facevox.default_model(Task.FACE_AUTOENCODER) == "face.cvae"
     assert facevox.default_face_detector() == "opencv.haar"
-    for task in (Task.EXPRESSION_CLASSIFICATION, Task.ACOUSTIC_MODEL, Task.VOCODER):
+    for task in Task:
         spec = facevox.get_model_spec(facevox.default_model(task))
         assert spec.default and spec.task is task and spec.has_weights
 
 
-def test_no_default_for_a_task_names_the_models_and_the_variable() -> None:
-    with pytest.raises(UnknownModelError, match=r"face\.ae.*FACEVOX_DEFAULT_FACE_AUTOENCODER"):
-        facevox.default_model(Task.FACE_AUTOENCODER)
+def test_no_default_for_a_task_names_the_models_and_the_variable(registered: list[str]) -> None:
+    import task_plugin
+
+    class _NoDefault(task_plugin.TaskPlugin):
+        @hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register(task_plugin.spec(default=False))
+
+    _add(registered, _NoDefault(), "nodefault")
+    with pytest.raises(UnknownModelError, match=r"\(registered: spk\.meanpool\) or set FACEVOX_DEFAULT_SPEAKER_EMBEDDING"):
+        facevox.default_model("speaker-embedding")
     with pytest.raises(ValueError, match="unknown task .speaker-id.; accepted: acoustic-model, expression-classification, face-autoencoder"):
         facevox.default_model("speaker-id")
 

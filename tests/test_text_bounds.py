@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import soundfile
 import torch
-from facevox import FacevoxError
+from facevox import AcousticOutput, FacevoxError, TextProcessor
 from facevox.cli import main
 from facevox.commands import speak
 from facevox.pipelines import speech
@@ -105,10 +105,10 @@ def _record_infer(pipe: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch) -
     calls: list[tuple[int, int, int]] = []
     infer = pipe.acoustic.infer
 
-    def recording(tokens: torch.Tensor, lengths: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        mel, mel_lengths, alignment = infer(tokens, lengths, *args, **kwargs)
-        calls.append((tokens.shape[0], tokens.shape[1], mel.shape[2]))
-        return mel, mel_lengths, alignment
+    def recording(tokens: torch.Tensor, lengths: torch.Tensor, *args: Any, **kwargs: Any) -> AcousticOutput:
+        out = infer(tokens, lengths, *args, **kwargs)
+        calls.append((tokens.shape[0], tokens.shape[1], out.mel.shape[2]))
+        return out
 
     monkeypatch.setattr(pipe.acoustic, "infer", recording)
     return calls
@@ -131,11 +131,15 @@ def test_a_5000_letter_word_synthesizes_in_bounded_batches(
     assert max(b * f for b, _, f in calls) * 80 * 4 < 50e6
 
 
-class _NoSplit:
-    """A third-party text processor without ``split``: the pipeline bounds its pieces itself."""
+class _NoSplit(TextProcessor):
+    """A third-party text processor that does not override ``split``: it gets the role's default."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.inner.symbols)
 
     def normalize(self, text: str) -> str:
         return str(self.inner.normalize(text))
@@ -150,6 +154,20 @@ def test_pipeline_bounds_pieces_of_a_processor_without_split(
     monkeypatch.setattr(pipeline, "processor", _NoSplit(pipeline.processor))
     pieces = pipeline.sentences("Hello there. " * 40 + WORD)
     assert all(len(p) <= pipeline.max_chars for p in pieces)
+    assert pieces[:40] == ["hello there."] * 40  # the default split: one piece per sentence
+    assert "".join("".join(pieces[40:]).split()) == WORD  # normalize_text cuts the word into 40-char chunks
+
+
+def test_default_split_normalizes_then_splits_sentences() -> None:
+    proc = _NoSplit(EnglishCharacters())
+    assert proc.split("Dr. Smith is here. It costs $5!  Bye?") == [
+        "doctor smith is here.", "it costs five dollars!", "bye?"
+    ]
+    assert proc.split("one, two, three, four", max_chars=10) == ["one, two,", "three,", "four"]
+    with pytest.raises(ValueError, match="empty"):
+        proc.split("  \n ")
+    with pytest.raises(TypeError, match="str"):
+        proc.split(None)  # type: ignore[arg-type]
 
 
 class _Flood(_NoSplit):

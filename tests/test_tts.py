@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from facevox import AcousticOutput
+from facevox.roles import DecoderCapWarning
 from facevox_tts.alignment import attention_target, beta_binomial_prior, char_durations, read_durations
 from facevox_tts.tacotron import Tacotron, TacotronConfig
 from facevox_tts.text import SYMBOLS, EnglishCharacters
@@ -128,8 +130,10 @@ def test_forward_shapes_and_prior_changes_the_context() -> None:
     torch.manual_seed(1)
     out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths)
     b, n_mels, t = batch.mels.shape
-    assert out.mel.shape == out.mel_postnet.shape == (b, n_mels, t)
-    assert out.stop_logits.shape == (b, t)
+    assert out.mel.shape == out.mel_before_postnet.shape == (b, n_mels, t)
+    assert out.mel_postnet is out.mel  # the old name of the final mel
+    assert not torch.equal(out.mel, out.mel_before_postnet)  # mel is after the postnet residual
+    assert out.stop_logits.shape == (b, t) and out.reached_cap is None  # teacher-forced: no cap
     assert out.alignments.shape == (b, (t + 1) // 2, batch.tokens.shape[1])
     torch.testing.assert_close(out.alignments.sum(-1), torch.ones(b, (t + 1) // 2), atol=1e-5, rtol=0)
     torch.manual_seed(1)
@@ -139,19 +143,38 @@ def test_forward_shapes_and_prior_changes_the_context() -> None:
         model(batch.tokens, batch.token_lengths, batch.mels[:, :8], batch.mel_lengths)
 
 
-def test_infer_warns_at_the_step_cap() -> None:
+def test_infer_flags_and_warns_at_the_step_cap() -> None:
     torch.manual_seed(0)
     model = _tiny_model().eval()
     with torch.no_grad():
         model.stop_proj.bias.fill_(-50.0)  # never stops
     tokens, lengths = EnglishCharacters()(["abc", "a"])
-    with pytest.warns(RuntimeWarning, match="step cap"):
-        mels, mel_lengths, align = model.infer(tokens, lengths, max_decoder_steps=7)
-    assert mels.shape == (2, 16, 14) and mel_lengths.tolist() == [14, 14]
-    assert align.shape == (2, 7, tokens.shape[1])
+    with pytest.warns(DecoderCapWarning, match="step cap") as caught:
+        out = model.infer(tokens, lengths, max_decoder_steps=7)
+    assert caught[0].filename == __file__  # points at the caller, not at torch's no_grad wrapper
+    assert isinstance(out, AcousticOutput) and out.reached_cap.tolist() == [True, True]
+    assert out.reached_cap.dtype == torch.bool and out.capped() == [True, True]
+    assert out.mel.shape == out.mel_before_postnet.shape == (2, 16, 14) and out.mel_lengths.tolist() == [14, 14]
+    assert out.alignments.shape == (2, 7, tokens.shape[1]) and out.stop_logits.shape == (2, 14)
+    mels, mel_lengths, align = out  # the legacy triple still unpacks
+    assert mels is out.mel and mel_lengths is out.mel_lengths and align is out.alignments
     # The default cap grows with the input length.
     with pytest.warns(RuntimeWarning, match=r"cap \(32 steps\)"):
         model.infer(tokens, lengths)
+
+
+def test_reached_cap_is_per_item() -> None:
+    """A tiny cap cuts the item that would not stop and leaves the one that stops alone."""
+    torch.manual_seed(0)
+    model = _tiny_model().eval()
+    with torch.no_grad():
+        model.stop_proj.bias.fill_(50.0)  # stops as soon as attention reaches the end
+    tokens, lengths = EnglishCharacters()(["ab", "a long enough text"])
+    with pytest.warns(DecoderCapWarning, match="for 1 of 2 sequence"):
+        out = model.infer(tokens, lengths, max_decoder_steps=4)
+    assert out.reached_cap.tolist() == [False, True]
+    assert int(out.mel_lengths[1]) == 4 * model.reduction_factor > int(out.mel_lengths[0])
+    assert torch.all(out.mel[0, :, int(out.mel_lengths[0]) :] == model.config.mel_floor)
 
 
 def test_infer_stops_when_the_stop_token_fires() -> None:
@@ -162,8 +185,9 @@ def test_infer_stops_when_the_stop_token_fires() -> None:
     tokens, lengths = EnglishCharacters()(["ab"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        mels, mel_lengths, _ = model.infer(tokens, lengths, max_decoder_steps=200)
-    assert int(mel_lengths[0]) < 400 and mels.shape[2] == int(mel_lengths[0])
+        out = model.infer(tokens, lengths, max_decoder_steps=200)
+    assert int(out.mel_lengths[0]) < 400 and out.mel.shape[2] == int(out.mel_lengths[0])
+    assert out.reached_cap.tolist() == [False]
 
 
 def test_train_command_trains_checkpoints_and_resumes(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import facevox
 import pytest
 import torch
+from facevox.roles import DecoderCapWarning
 from facevox_tts.fastspeech import FastSpeech, FastSpeechConfig, length_regulate
 from facevox_tts.text import SYMBOLS, EnglishCharacters
 from facevox_tts.train import TrainItem
@@ -65,11 +66,12 @@ def test_forward_checks_durations_and_gives_hard_paths() -> None:
     batch = make_duration_batch(_items(), model.config.mel_floor)
     out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths, durations=batch.durations)
     assert out.mel.shape == batch.mels.shape and out.log_durations.shape == batch.tokens.shape
+    # A duration model returns what it has: no stop token, no postnet, no cap in a teacher-forced pass.
+    assert out.stop_logits is None and out.mel_before_postnet is None and out.reached_cap is None
     # Every valid frame belongs to exactly one token, in order: the regulator's path.
     for i, n in enumerate(batch.mel_lengths.tolist()):
         path = out.alignments[i, :n].argmax(-1)
         assert torch.all(path[1:] >= path[:-1]) and torch.all(out.alignments[i, :n].sum(-1) == 1)
-        assert float(out.stop_logits[i, n - 1]) > 0 > float(out.stop_logits[i, n - 2])
     bad = batch.durations.clone()
     bad[0, 0] += 1
     with pytest.raises(ValueError, match="sum to mel_lengths"):
@@ -97,12 +99,18 @@ def test_training_learns_spectra_and_durations_and_infer_follows_them() -> None:
     assert float(last["duration"]) < 0.2 * float(start["duration"])
     predicted = model.predict_durations(batch.tokens, batch.token_lengths)
     assert (predicted - batch.durations).abs().float().mean() < 0.5  # frames per token
-    mel, lengths, _ = model.infer(batch.tokens, batch.token_lengths)
-    assert (lengths - batch.mel_lengths).abs().max() <= 2
+    free = model.infer(batch.tokens, batch.token_lengths)
+    assert (free.mel_lengths - batch.mel_lengths).abs().max() <= 2
+    assert free.stop_logits is None and free.reached_cap.tolist() == [False] * 4
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _, capped, _ = model.infer(batch.tokens, batch.token_lengths, max_decoder_steps=3)
-    assert int(capped.max()) == 3 and any(issubclass(w.category, RuntimeWarning) for w in caught)
+        cut = model.infer(batch.tokens, batch.token_lengths, max_decoder_steps=3)
+    assert int(cut.mel_lengths.max()) == 3 and cut.reached_cap.tolist() == [True] * 4
+    assert [w.category for w in caught] == [DecoderCapWarning]
+    shortest = int(free.mel_lengths.min())
+    with pytest.warns(DecoderCapWarning, match="for 3 of 4 sequence"):
+        partly = model.infer(batch.tokens, batch.token_lengths, max_decoder_steps=shortest)
+    assert partly.reached_cap.tolist() == (free.mel_lengths > shortest).tolist()  # only the longer ones
 
 
 # "a cat." / "a cab." as the teacher phonemises them (frames per phoneme; fewer than the audio has).

@@ -9,8 +9,10 @@ import pytest
 import soundfile
 import torch
 from click.testing import CliRunner
+from facevox import AcousticOutput
 from facevox.commands.speak import command, default_output_name
 from facevox.pipelines.speech import SpeechResult, TextToSpeechPipeline
+from facevox.roles import DecoderCapWarning
 
 _VOCODER = "griffinlim.default"  # the fast vocoder keeps these tests quick
 
@@ -158,3 +160,96 @@ def test_speak_output_raw_streams_pcm_and_stops_on_a_closed_pipe(tmp_path: Path)
     assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
     clash = CliRunner().invoke(command, [text, "--output-raw", "-o", str(tmp_path / "a.wav")])
     assert clash.exit_code != 0 and "cannot be combined with -o/--output" in clash.output
+
+
+# --- decoder cap: read from AcousticOutput.reached_cap, warned once per call -------------------
+
+
+def _cap_longest(
+    pipe: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch, *, warn: tuple[type[Warning], str] | None = None
+) -> None:
+    """Make ``pipe.acoustic.infer`` flag the longest token sequence of every batch as capped
+    (``reached_cap``), optionally emitting a warning of its own first."""
+    infer = pipe.acoustic.infer
+
+    def capping(tokens: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object) -> AcousticOutput:
+        out = infer(tokens, lengths)
+        if warn is not None:
+            warnings.warn(warn[1], warn[0], stacklevel=2)
+        out.reached_cap = lengths == lengths.max()
+        return out
+
+    monkeypatch.setattr(pipe.acoustic, "infer", capping)
+
+
+_TWO = "Hi there. This is a rather longer sentence, said the clerk."
+
+
+def test_pipeline_reports_the_cap_from_the_flag_not_the_warning_text(
+    pipeline: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cap_longest(pipeline, monkeypatch)  # the model says nothing: only the flag
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = pipeline(_TWO, vocode=False)
+    assert result.capped == [False, True]
+    cap = [w for w in caught if issubclass(w.category, DecoderCapWarning)]
+    assert len(cap) == 1 and "1 of 2 sentence" in str(cap[0].message) and "this is a rather" in str(cap[0].message)
+    assert cap[0].filename == __file__  # points at the caller
+
+
+def test_pipeline_ignores_cap_like_warning_text(pipeline: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    infer = pipeline.acoustic.infer
+
+    def chatty(tokens: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object) -> AcousticOutput:
+        warnings.warn("decoder hit the step cap (unrelated text)", RuntimeWarning, stacklevel=2)
+        return infer(tokens, lengths)  # reached_cap all False
+
+    monkeypatch.setattr(pipeline.acoustic, "infer", chatty)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = pipeline(_TWO, vocode=False)
+    assert result.capped == [False, False]  # the old text matching said [True, True]
+    assert [w.category for w in caught] == [RuntimeWarning]  # the model's own warning still reaches the user
+
+
+def test_pipeline_warns_once_per_call_even_across_batches(
+    pipeline: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "batch_size", 1)  # two batches, both capped
+    _cap_longest(pipeline, monkeypatch, warn=(DecoderCapWarning, "decoder hit the step cap"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = pipeline(_TWO, vocode=False)
+        chunks = list(pipeline.stream(_TWO))
+    assert result.capped == [True, True] and len(chunks) == 2
+    cap = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(cap) == 2 and "2 of 2 sentence" in cap[0] and "1 of 2 sentence" in cap[1]  # one per call
+
+
+def test_pipeline_accepts_a_legacy_tuple_from_infer(
+    pipeline: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    infer = pipeline.acoustic.infer
+
+    def legacy(tokens: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object) -> tuple[torch.Tensor, ...]:
+        out = infer(tokens, lengths)
+        return out.mel, out.mel_lengths, out.alignments
+
+    monkeypatch.setattr(pipeline.acoustic, "infer", legacy)
+    result = _speak(pipeline, _TWO, vocode=False)
+    assert result.capped == [False, False] and len(result.alignments) == 2
+
+
+def test_pipeline_handles_a_model_without_alignments(
+    pipeline: TextToSpeechPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    infer = pipeline.acoustic.infer
+
+    def bare(tokens: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object) -> AcousticOutput:
+        out = infer(tokens, lengths)
+        return AcousticOutput(mel=out.mel, mel_lengths=out.mel_lengths)  # only what every model has
+
+    monkeypatch.setattr(pipeline.acoustic, "infer", bare)
+    result = _speak(pipeline, _TWO, vocode=False)
+    assert result.alignments == [] and result.capped == [False, False] and len(result.texts) == 2

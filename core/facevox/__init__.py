@@ -39,6 +39,8 @@ from facevox.registry import (
 from facevox.roles import (
     AcousticModel,
     AcousticOutput,
+    ConditionalFaceAutoencoder,
+    DecoderCapWarning,
     ExpressionClassifier,
     FaceAutoencoder,
     FaceBox,
@@ -54,7 +56,7 @@ from facevox.validation import ConfigError
 __version__ = "0.1.0"
 
 #: Pipelines, importable from ``facevox`` but loaded on first use (``import facevox`` stays cheap).
-_PIPELINES = ("FaceEmotionPipeline", "FaceToVoicePipeline", "TextToSpeechPipeline", "recognize_emotions")
+_PIPELINES = ("FaceEmotionPipeline", "FaceSynthesisPipeline", "FaceToVoicePipeline", "TextToSpeechPipeline", "recognize_emotions")
 
 
 def __getattr__(name: str) -> Any:
@@ -71,9 +73,12 @@ __all__ = [
     "TextToSpeechPipeline",
     "FaceToVoicePipeline",
     "FaceEmotionPipeline",
+    "FaceSynthesisPipeline",
     "AcousticModel",
     "AcousticOutput",
     "Attention",
+    "ConditionalFaceAutoencoder",
+    "DecoderCapWarning",
     "CheckpointError",
     "Decoder",
     "DuplicateModelError",

@@ -12,7 +12,8 @@ can run any model without knowing it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from torch import Tensor, nn
 __all__ = [
     "AcousticModel",
     "AcousticOutput",
+    "ConditionalFaceAutoencoder",
+    "DecoderCapWarning",
     "ExpressionClassifier",
     "FaceAutoencoder",
     "FaceBox",
@@ -31,6 +34,7 @@ __all__ = [
     "TextProcessor",
     "VariationalFaceAutoencoder",
     "Vocoder",
+    "bound_pieces",
 ]
 
 
@@ -187,6 +191,51 @@ class VariationalFaceAutoencoder(FaceAutoencoder):
         return self.decode(z, lab)
 
 
+class ConditionalFaceAutoencoder(VariationalFaceAutoencoder):
+    """A variational face autoencoder conditioned on a named label (an expression): it can
+    re-render a face with another label (Sohn, Lee & Yan 2015, conditional VAE).
+
+    ``decode(z, labels)`` renders label indices ``labels`` ``(B,)`` int64 (``None``: the null
+    condition, the label held in ``z``); :attr:`labels` names them in index order (for the
+    built-in ``face.cvae``: FER2013's seven expressions, ``facevox.datasets.FER2013_LABELS``).
+    """
+
+    labels: tuple[str, ...]
+
+    def label_index(self, label: int | str) -> int:
+        """Index of a label given by name (case-insensitive) or index.
+
+        Raises:
+            ValueError: unknown name or index out of range (the accepted names are listed).
+        """
+        if isinstance(label, str):
+            names = [n.lower() for n in self.labels]
+            if label.lower() not in names:
+                raise ValueError(f"unknown label {label!r}; accepted: {', '.join(self.labels)}")
+            return names.index(label.lower())
+        if isinstance(label, bool) or not 0 <= int(label) < len(self.labels):
+            raise ValueError(f"label index {label!r} not in 0..{len(self.labels) - 1} ({', '.join(self.labels)})")
+        return int(label)
+
+    @abc.abstractmethod
+    def morph(self, images: Tensor, target: int | str, steps: int = 1, strength: float | None = None) -> Tensor:
+        """Re-render faces with label ``target``.
+
+        Args:
+            images: ``(B, C, H, W)`` float32 faces in ``[0, 1]``.
+            target: a name of :attr:`labels` or its index.
+            steps: ``1``: only the result; ``>= 2``: frames from the source to the target, for
+                one image (``B == 1``).
+            strength: condition scale at the end of the morph (model-specific default).
+
+        Returns:
+            ``(B, C, H, W)`` for ``steps == 1``, else ``(steps, C, H, W)``; float32 in ``[0, 1]``.
+
+        Raises:
+            ValueError: unknown ``target``, ``steps < 1``, or ``steps >= 2`` with ``B != 1``.
+        """
+
+
 @dataclass(frozen=True)
 class FaceBox:
     """One detected face.
@@ -244,7 +293,10 @@ class TextProcessor(abc.ABC):
     """Turns raw text into token ids for an acoustic model.
 
     ``processor(texts) -> (tokens, lengths)``: ``tokens`` ``(B, L_max)`` int64 padded with
-    ``0``; ``lengths`` ``(B,)`` int64. Registered through ``register_text_processors``.
+    ``0``; ``lengths`` ``(B,)`` int64. ``processor.split(text)`` cuts long text into the
+    normalised pieces that are synthesized one by one (the speech pipeline calls it); the
+    default splits at sentence ends and bounds every piece to ``max_chars``; override it for a
+    language's own rules. Registered through ``register_text_processors``.
     """
 
     name: str = ""
@@ -262,34 +314,136 @@ class TextProcessor(abc.ABC):
     def __call__(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
         """Token ids and lengths; see the class docstring."""
 
+    def split(self, text: str, max_chars: int = 180) -> list[str]:
+        """Normalise ``text`` and cut it into pieces to synthesize, in order.
 
-@dataclass
+        The default normalises the whole text (:meth:`normalize`), splits it after sentence ends
+        (``. ! ?`` followed by white space) and cuts a sentence longer than ``max_chars`` with
+        :func:`bound_pieces` (at ``, ; :``, then spaces, then anywhere).
+
+        Args:
+            text: raw text of any length.
+            max_chars: longest piece, ``>= 1`` characters.
+
+        Returns:
+            non-blank pieces of at most ``max_chars`` characters each (none if normalisation
+            leaves nothing).
+
+        Raises:
+            TypeError: ``text`` is not a ``str``.
+            ValueError: ``text`` is empty or only white space, or ``max_chars < 1``.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError("text is empty or only white space; pass some text to speak")
+        return [q for s in _BREAKS[0].split(self.normalize(text)) for q in bound_pieces(s, max_chars)]
+
+
+# Where an over-long piece is cut, in order of preference: sentence ends, clause marks, spaces.
+_BREAKS = (re.compile(r"(?<=[.!?])\s+"), re.compile(r"(?<=[,;:])\s+"), re.compile(r"\s+"))
+
+
+def bound_pieces(text: str, max_chars: int) -> list[str]:
+    """``text`` as pieces of at most ``max_chars`` characters, in order.
+
+    Cut after sentence ends (``. ! ?``), then after ``, ; :``, then at spaces, then anywhere;
+    the parts are packed greedily back into pieces up to ``max_chars``. Text that fits is
+    returned whole (stripped); blank text gives ``[]``.
+
+    Raises:
+        ValueError: ``max_chars < 1``.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    return _bound(text.strip(), max_chars, 0)
+
+
+def _bound(text: str, max_chars: int, level: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text] if text else []
+    if level == len(_BREAKS):
+        return [text[i : i + max_chars] for i in range(0, len(text), max_chars)]
+    out: list[str] = []
+    current = ""
+    for part in _BREAKS[level].split(text):
+        for piece in _bound(part.strip(), max_chars, level + 1):
+            candidate = f"{current} {piece}" if current else piece
+            if len(candidate) > max_chars:
+                out.append(current)
+                current = piece
+            else:
+                current = candidate
+    if current:
+        out.append(current)
+    return out
+
+
+class DecoderCapWarning(RuntimeWarning):
+    """``infer`` cut some sequences at its step cap; :attr:`AcousticOutput.reached_cap` says which."""
+
+
+@dataclass(kw_only=True)
 class AcousticOutput:
-    """Teacher-forced output of an :class:`AcousticModel`.
+    """Output of an :class:`AcousticModel`, teacher-forced (``forward``) or free-running (``infer``).
+
+    ``B`` is the batch, ``T`` mel frames, ``L`` tokens, ``r`` the model's ``reduction_factor``
+    and ``T_dec = ceil(T / r)`` decoder steps. Mels are float32 natural-log mel (the card's
+    ``preprocessing.mel`` settings); a model returns only what it has, so the optional fields
+    are ``None`` where a model has no such thing.
 
     Attributes:
-        mel: ``(B, n_mels, T)`` decoder mel spectrogram (before the postnet), natural-log scale.
-        mel_postnet: ``(B, n_mels, T)`` after the postnet residual.
-        stop_logits: ``(B, T)`` stop-token logits (``> 0``: stop).
-        alignments: ``(B, T_dec, L)`` attention weights, ``T_dec = ceil(T / r)``.
-        mel_lengths: ``(B,)`` int64 valid frames.
+        mel: ``(B, n_mels, T)`` float32 final mel spectrogram (after the postnet, if any): what
+            a vocoder is given. Frames past ``mel_lengths`` are padding (``infer``: the mel floor).
+        mel_lengths: ``(B,)`` int64 valid frames of each item, ``<= T``.
+        mel_before_postnet: ``(B, n_mels, T)`` float32 decoder mel before a postnet residual
+            (Tacotron 2 trains on both); ``None`` for models without a postnet.
+        stop_logits: ``(B, T)`` float32 stop-token logits (``> 0``: stop) of autoregressive
+            models; ``None`` for models that know their length (duration models).
+        alignments: ``(B, T_dec, L)`` float32 token weights per decoder step: attention weights
+            (rows sum to 1) or the one-hot token-per-frame path of a length regulator (``r = 1``);
+            ``None`` for models with neither.
+        reached_cap: ``(B,)`` bool, ``infer`` only: ``True`` where an item was cut by the step
+            cap instead of ending by itself (its speech is probably garbled or truncated);
+            ``None`` from ``forward``, or from a model that has no cap.
+
+    For old code, iterating gives the legacy ``infer`` triple ``(mel, mel_lengths, alignments)``
+    (``mels, lengths, align = model.infer(...)``); new code should use the attributes.
     """
 
     mel: Tensor
-    mel_postnet: Tensor
-    stop_logits: Tensor
-    alignments: Tensor
     mel_lengths: Tensor
+    mel_before_postnet: Tensor | None = None
+    stop_logits: Tensor | None = None
+    alignments: Tensor | None = None
+    reached_cap: Tensor | None = None
+
+    @property
+    def mel_postnet(self) -> Tensor:
+        """The final mel: the same tensor as :attr:`mel` (the name of older facevox versions)."""
+        return self.mel
+
+    def capped(self) -> list[bool]:
+        """:attr:`reached_cap` as one bool per item (all ``False`` when it is ``None``)."""
+        if self.reached_cap is None:
+            return [False] * int(self.mel_lengths.shape[0])
+        return [bool(c) for c in self.reached_cap.tolist()]
+
+    def __iter__(self) -> Iterator[Tensor | None]:
+        """The legacy ``infer`` triple ``(mel, mel_lengths, alignments)``."""
+        return iter((self.mel, self.mel_lengths, self.alignments))
 
 
 class AcousticModel(FacevoxModel):
-    """Text tokens -> mel spectrogram, with token-per-frame alignments.
+    """Text tokens -> mel spectrogram.
 
     ``forward(tokens, token_lengths, mels, mel_lengths) -> AcousticOutput`` is teacher-forced
-    (training); :meth:`infer` is free-running with a step cap. Attention models (Tacotron 2)
-    return their attention weights as alignments; duration models (FastSpeech) return the hard
-    one-hot path of their length regulator and ``reduction_factor`` 1. Models may take extra
-    keyword arguments in ``forward`` (an attention prior, teacher durations).
+    (training); :meth:`infer` is free-running with a step cap. Autoregressive attention models
+    (Tacotron 2) return a postnet mel, stop logits and their attention weights as alignments;
+    duration models (FastSpeech) return the hard one-hot path of their length regulator, no
+    stop logits, and ``reduction_factor`` 1. Models may take extra keyword arguments in
+    ``forward`` (an attention prior, teacher durations) and return a subclass of
+    :class:`AcousticOutput` with more fields.
 
     Shapes: ``tokens`` ``(B, L)`` int64, ``token_lengths`` ``(B,)`` int64, ``mels``
     ``(B, n_mels, T)`` float32 natural-log mel, ``mel_lengths`` ``(B,)`` int64.
@@ -300,22 +454,22 @@ class AcousticModel(FacevoxModel):
 
     @abc.abstractmethod
     def forward(self, tokens: Tensor, token_lengths: Tensor, mels: Tensor, mel_lengths: Tensor) -> AcousticOutput:
-        """Teacher-forced pass; see the class docstring."""
+        """Teacher-forced pass with ``T`` = ``mels.shape[2]`` frames; see the class docstring."""
 
     @abc.abstractmethod
-    def infer(
-        self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def infer(self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None) -> AcousticOutput:
         """Free-running synthesis.
 
         Args:
             tokens: ``(B, L)`` int64; token_lengths: ``(B,)`` int64.
-            max_decoder_steps: cap on decoder steps; ``None`` -> proportional to ``L``.
-                Hitting the cap emits a :class:`RuntimeWarning`.
+            max_decoder_steps: cap on decoder steps (frames for ``r = 1``); ``None`` -> the
+                model's own cap, proportional to ``L``.
 
         Returns:
-            ``mels`` ``(B, n_mels, T)`` float32, ``mel_lengths`` ``(B,)`` int64,
-            ``alignments`` ``(B, T_dec, L)`` float32.
+            an :class:`AcousticOutput` whose ``mel`` ``(B, n_mels, T)`` holds ``T =
+            max(mel_lengths)`` frames and whose ``reached_cap`` ``(B,)`` bool marks the items cut
+            by the cap (``None`` when the model has none). Models may also emit a
+            :class:`DecoderCapWarning` when the cap is hit.
         """
 
 

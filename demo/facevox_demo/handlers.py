@@ -95,14 +95,15 @@ class DemoBackend:
     Args:
         acoustic: acoustic model name for speech (``None``: the TTS pipeline's default).
         expression_model: expression classifier name (``None``: the default).
-        face_model: conditional face VAE used by the expression studio.
+        face_model: face model of the expression studio (a conditional face autoencoder);
+            ``None``: the registry's default face autoencoder.
     """
 
     def __init__(
         self,
         acoustic: str | None = None,
         expression_model: str | None = None,
-        face_model: str = "face.cvae",
+        face_model: str | None = None,
     ) -> None:
         self.acoustic = acoustic
         self.expression_model = expression_model
@@ -110,7 +111,7 @@ class DemoBackend:
         self._lock = threading.RLock()
         self._emotion: Any = None
         self._voices: dict[str, Any] = {}
-        self._cvae: Any = None
+        self._faces: Any = None
 
     # ------------------------------------------------------------------ pipelines
     def vocoders(self) -> list[str]:
@@ -146,18 +147,20 @@ class DemoBackend:
                 )
             return self._voices[name]
 
-    def cvae(self) -> Any:
+    def face_pipeline(self) -> Any:
+        """The :class:`facevox.FaceSynthesisPipeline` of the expression studio (built on first use)."""
         with self._lock:
-            if self._cvae is None:
-                model = facevox.create_model(self.face_model)
-                self._cvae = model.eval()
-            return self._cvae
+            if self._faces is None:
+                from facevox.pipelines.face_synthesis import FaceSynthesisPipeline
+
+                self._faces = FaceSynthesisPipeline(self.face_model)
+            return self._faces
 
     def warm_up(self) -> None:
         """Build every pipeline now (so the first request is not slow)."""
         self.emotion_pipeline()
         self.voice(None).speech_pipeline  # noqa: B018 - builds it
-        self.cvae()
+        self.face_pipeline()
 
     # ------------------------------------------------------------------ tab 1: face emotion
     def emotion(self, image: Any) -> tuple[np.ndarray, dict[str, float], list[list[Any]]]:
@@ -173,49 +176,33 @@ class DemoBackend:
         return render.draw_faces(array, faces, highlight=largest), scores, _table(faces)
 
     # ------------------------------------------------------------------ tab 2: expression studio
-    def _face_crop(self, array: np.ndarray) -> torch.Tensor:
-        """The largest face of a photo as the face model's input ``(1, C, H, W)`` in ``[0, 1]``."""
-        from facevox import images
-
-        faces = self.emotion_pipeline()(array)
-        if not faces:
-            raise DemoInputError("No face found in this photo; the expression studio needs a visible face.")
-        face = faces[largest_face(faces)]
-        c, h, w = self.cvae().input_size
-        crop = images.crop_face(array, face.box, size=(h, w), grayscale=c == 1)
-        tensor = torch.from_numpy(crop).float().div(255.0)
-        return tensor.reshape(1, h, w, c).permute(0, 3, 1, 2).contiguous()
-
     def morph(self, image: Any, target: str, steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """Photo -> (input crop + frames from the face to ``target``, the face in all 7 emotions)."""
+        """Photo -> (input crop + frames from the face to ``target``, the face in every emotion)."""
         array = _check_image(image)
-        if target not in EMOTIONS:
-            raise DemoInputError(f"Unknown emotion {target!r}; choose one of {', '.join(EMOTIONS)}.")
+        faces = self.face_pipeline()
+        if target not in faces.labels:
+            raise DemoInputError(f"Unknown emotion {target!r}; choose one of {', '.join(faces.labels)}.")
         steps = int(steps)
         if not 2 <= steps <= 10:
             raise DemoInputError("Steps must be between 2 and 10.")
-        crop = self._face_crop(array)
-        model = self.cvae()
-        frames = torch.cat([crop, model.morph(crop, target, steps=steps)])
+        try:
+            crop, _ = faces.face(array)
+        except facevox.NoFaceError:
+            raise DemoInputError("No face found in this photo; the expression studio needs a visible face.") from None
+        frames = torch.cat([crop, faces.morph(crop, target, steps=steps)])
         captions = ["input", "reconstruction"] + [f"{100 * i / (steps - 1):.0f}% {target}" for i in range(1, steps)]
-        everyone = torch.cat([model.morph(crop, e, steps=1) for e in EMOTIONS])
-        return render.face_strip(frames, captions), render.face_strip(everyone, list(EMOTIONS))
+        everyone = faces.morph_all(crop)
+        return render.face_strip(frames, captions), render.face_strip(everyone, list(faces.labels))
 
     def sample(self, n: int, emotion: str, seed: int) -> np.ndarray:
-        """``n`` new faces from the face VAE (of one emotion, or any), reproducible by ``seed``."""
+        """``n`` new faces from the face model (of one emotion, or any), reproducible by ``seed``."""
         n, seed = int(n), int(seed)
         if not 1 <= n <= 16:
             raise DemoInputError("Number of faces must be between 1 and 16.")
-        model = self.cvae()
-        generator = torch.Generator().manual_seed(seed)
-        if emotion in EMOTIONS:
-            labels = torch.full((n,), list(model.labels).index(emotion), dtype=torch.int64)
-            captions = [emotion] * n
-        else:
-            labels = None
-            captions = None
-        faces = model.sample(n, labels=labels, generator=generator)
-        return render.face_strip(faces, captions, size=112)
+        faces = self.face_pipeline()
+        label = emotion if emotion in faces.labels else None
+        samples = faces.sample(n, label=label, seed=seed)
+        return render.face_strip(samples, [emotion] * n if label else None, size=112)
 
     # ------------------------------------------------------------------ tab 3: speech
     def speak(

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 import torch
-from facevox import FaceAutoencoder, VariationalFaceAutoencoder
+from facevox import ConditionalFaceAutoencoder, FaceAutoencoder, VariationalFaceAutoencoder
 from facevox.io import OutputPathError, check_output_path
 from torch import Tensor
 
@@ -154,10 +154,10 @@ def _run_per_image(inputs: Sequence[str], out: Path, model: FaceAutoencoder, no_
 
 
 
-def _label_index(model: Any, label: str, option: str) -> int:
+def _label_index(model: ConditionalFaceAutoencoder, label: str, option: str) -> int:
     """The class index of ``label`` for a conditional model, or a usage error naming ``option``."""
     try:
-        return int(model.label_index(label))
+        return model.label_index(label)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
@@ -208,7 +208,7 @@ def sample_command(n: int, emotion: str | None, out: str, scale: int, model_name
                                  param_hint="--model")
     labels = None
     if emotion is not None:
-        if not model.num_labels:
+        if not isinstance(model, ConditionalFaceAutoencoder):
             raise click.BadParameter(f"{name} is not conditional; use --model face.cvae for --emotion")
         index = _label_index(model, emotion, "--emotion")
         labels = torch.full((n,), index, dtype=torch.long)
@@ -235,7 +235,10 @@ def interpolate_command(image_a: str, image_b: str, steps: int, out: str, scale:
     _check_grid(1, steps, size, 2, scale, "lower --scale or --steps")
     a = load_face(image_a, size=size, detect=not no_detect).image
     b = load_face(image_b, size=size, detect=not no_detect).image
-    frames = model.interpolate(a, b, steps=steps)  # type: ignore[operator]
+    if not isinstance(model, VariationalFaceAutoencoder):
+        raise click.BadParameter(f"{model_name} cannot interpolate (needs a variational model, e.g. face.vae)",
+                                 param_hint="--model")
+    frames = model.interpolate(a, b, steps=steps)
     save_png(make_grid([frames], scale=scale), target, overwrite=overwrite)
     click.echo(str(target))
 
@@ -255,9 +258,8 @@ def morph_command(images: tuple[str, ...], target: str, steps: int, strength: fl
     """Re-render face IMAGE(s) with expression --to (angry disgust fear happy neutral sad surprise)."""
     destination = _output(out, folder=None)
     model = _model(model_name)
-    morph = getattr(model, "morph", None)
-    if morph is None:
+    if not isinstance(model, ConditionalFaceAutoencoder):
         raise click.BadParameter(f"{model_name} cannot morph expressions; use face.cvae", param_hint="--model")
     _label_index(model, target, "--to")  # fail early on an unknown expression
     _run_per_image(images, destination, model, no_detect, overwrite,
-                   lambda x: morph(x, target, steps=steps, strength=strength), scale, steps)
+                   lambda x: model.morph(x, target, steps=steps, strength=strength), scale, steps)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from facevox import VariationalFaceAutoencoder
+from facevox import ConditionalFaceAutoencoder
 from facevox.datasets import FER2013_LABELS
 from torch import Tensor
 
@@ -46,7 +46,7 @@ class CVAEConfig(ConvNetConfig):
     morph_strength: float = 1.0  # condition scale of a finished morph (t = 1); > 1 exaggerates
 
 
-class ConditionalVAE(FittedLatentPrior, VariationalFaceAutoencoder):
+class ConditionalVAE(FittedLatentPrior, ConditionalFaceAutoencoder):
     """CVAE with an unconditional encoder and an expression-conditioned decoder.
 
     ``forward(images, labels=None) -> (reconstruction, mu, logvar)``: ``images``
@@ -80,16 +80,6 @@ class ConditionalVAE(FittedLatentPrior, VariationalFaceAutoencoder):
         self.register_buffer("latent_scale", torch.eye(cfg.latent_dim))  # Cholesky factor
 
     # ------------------------------------------------------------------ conditions
-    def label_index(self, label: int | str) -> int:
-        """Index of an expression given by name (``"happy"``) or index; ValueError otherwise."""
-        if isinstance(label, str):
-            if label.lower() not in self.labels:
-                raise ValueError(f"unknown expression {label!r}; accepted: {', '.join(self.labels)}")
-            return self.labels.index(label.lower())
-        if not 0 <= int(label) < self.num_labels:
-            raise ValueError(f"label index {label} not in 0..{self.num_labels - 1}")
-        return int(label)
-
     def condition(self, labels: Tensor | None, batch_size: int, scale: float = 1.0) -> Tensor:
         """Decoder condition ``(B, num_labels)`` float32: ``scale * onehot(labels)``, zeros for ``None``."""
         device = next(self.parameters()).device

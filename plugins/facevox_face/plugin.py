@@ -38,7 +38,7 @@ def register_models(register: Callable[[Any], None]) -> None:
     register(ModelSpec(name="face.vae", task=Task.FACE_AUTOENCODER, factory=ConvVAE, config=VAE_CONFIG,
                        card=VAE_CARD, weights=_weights("face_vae")))
     register(ModelSpec(name="face.cvae", task=Task.FACE_AUTOENCODER, factory=ConditionalVAE, config=CVAE_CONFIG,
-                       card=CVAE_CARD, weights=_weights("face_cvae")))
+                       card=CVAE_CARD, weights=_weights("face_cvae"), default=True))
 
 
 @hookimpl

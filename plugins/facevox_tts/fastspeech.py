@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from facevox import AcousticModel, AcousticOutput, Decoder, Encoder, lengths_to_mask
+from facevox.roles import DecoderCapWarning
 from torch import Tensor, nn
 
 __all__ = ["DurationOutput", "FastSpeech", "FastSpeechConfig", "length_regulate"]
@@ -46,10 +47,11 @@ class FastSpeechConfig:
     mel_floor: float = -11.5129  # log(1e-5): value of silent / padded frames
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DurationOutput(AcousticOutput):
-    """:class:`facevox.AcousticOutput` plus ``log_durations`` ``(B, L)``: the predicted
-    ``log(1 + frames)`` of every token (0 at padding)."""
+    """:class:`facevox.AcousticOutput` plus ``log_durations`` ``(B, L)`` float32: the predicted
+    ``log(1 + frames)`` of every token (0 at padding). A duration model has no postnet and no stop
+    token: ``mel_before_postnet`` and ``stop_logits`` are ``None``."""
 
     log_durations: Tensor
 
@@ -191,9 +193,10 @@ class FastSpeech(AcousticModel):
     ``tokens`` ``(B, L)`` int64 (end token included), ``mels`` ``(B, n_mels, T)`` float32
     natural-log mel, lengths ``(B,)`` int64, ``durations`` ``(B, L)`` int64 teacher frames per
     token whose rows sum to ``mel_lengths`` (``None``: frames spread evenly over the tokens).
-    Returns a :class:`DurationOutput` with ``T`` frames: ``mel_postnet`` is ``mel`` (no postnet),
-    ``stop_logits`` are +10 from each sequence's last frame on and -10 before it, and
-    ``alignments`` ``(B, T, L)`` are the one-hot token-per-frame paths.
+    Returns a :class:`DurationOutput` with ``T`` frames: ``mel``, ``alignments`` ``(B, T, L)``
+    (the one-hot token-per-frame paths) and ``log_durations``; no postnet mel, no stop logits.
+    ``infer`` returns an :class:`facevox.AcousticOutput` whose ``reached_cap`` marks the items
+    whose predicted durations passed ``max_decoder_steps`` frames (all ``False`` without a cap).
 
     Raises:
         ValueError: ``mels`` without ``n_mels`` bins, or ``durations`` whose sums differ from
@@ -244,12 +247,7 @@ class FastSpeech(AcousticModel):
         mel, _, path = self._decode(states, durations, tokens.shape[1])
         mel = F.pad(mel, (0, t - mel.shape[2]), value=self.config.mel_floor)[:, :, :t]
         path = F.pad(path, (0, 0, 0, t - path.shape[1]))[:, :t]
-        frames = torch.arange(t).unsqueeze(0)
-        stop = torch.where(frames >= (mel_lengths.unsqueeze(1) - 1), 10.0, -10.0).to(mel.dtype)
-        return DurationOutput(
-            mel=mel, mel_postnet=mel, stop_logits=stop, alignments=path, mel_lengths=mel_lengths,
-            log_durations=log_durations,
-        )
+        return DurationOutput(mel=mel, mel_lengths=mel_lengths, alignments=path, log_durations=log_durations)
 
     def _predicted(self, states: Tensor, mask: Tensor) -> Tensor:
         """Frames per token ``(B, L)`` int64, clamped to ``[0, max_frames_per_token]``, 0 at padding."""
@@ -263,23 +261,24 @@ class FastSpeech(AcousticModel):
         return self._predicted(self.encoder(tokens, token_lengths), mask)
 
     @torch.no_grad()
-    def infer(
-        self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def infer(self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None) -> AcousticOutput:
         mask = lengths_to_mask(token_lengths, tokens.shape[1])
         states = self.encoder(tokens, token_lengths)
         durations = self._predicted(states, mask)
-        if max_decoder_steps is not None and int(durations.sum(-1).max()) > max_decoder_steps:
+        capped = torch.zeros(tokens.shape[0], dtype=torch.bool)
+        if max_decoder_steps is not None:
+            capped = (durations.sum(-1) > max_decoder_steps).cpu()
+        if bool(capped.any()):
             warnings.warn(
-                f"predicted durations pass the step cap (max_decoder_steps={max_decoder_steps} frames); "
-                "the speech is cut there",
-                RuntimeWarning,
-                stacklevel=2,
+                f"predicted durations pass the step cap (max_decoder_steps={max_decoder_steps} frames) for "
+                f"{int(capped.sum())} of {len(capped)} sequence(s); the speech is cut there",
+                DecoderCapWarning,
+                stacklevel=3,  # the caller, past torch.no_grad's wrapper
             )
             ends = durations.cumsum(-1).clamp(max=max_decoder_steps)
             durations = torch.diff(ends, dim=-1, prepend=torch.zeros_like(ends[:, :1]))
         mel, lengths, path = self._decode(states, durations, tokens.shape[1])
-        return mel, lengths, path
+        return AcousticOutput(mel=mel, mel_lengths=lengths, alignments=path, reached_cap=capped)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         length, frames = 12, 30

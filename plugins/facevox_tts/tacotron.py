@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from facevox import AcousticModel, AcousticOutput, Encoder, SequenceAttention, lengths_to_mask
+from facevox.roles import DecoderCapWarning
 from torch import Tensor, nn
 
 __all__ = ["LocationSensitiveAttention", "Tacotron", "TacotronConfig"]
@@ -176,8 +177,13 @@ class Tacotron(AcousticModel):
 
     ``forward(tokens, token_lengths, mels, mel_lengths, attention_prior=None)``: teacher
     forcing; ``tokens`` ``(B, L)`` int64, ``mels`` ``(B, n_mels, T)`` float32 natural-log mel,
-    lengths ``(B,)`` int64; returns :class:`facevox.AcousticOutput` with ``T`` frames and
-    ``alignments`` ``(B, ceil(T / r), L)``.
+    lengths ``(B,)`` int64; returns :class:`facevox.AcousticOutput` with ``T`` frames: ``mel``
+    after the postnet, ``mel_before_postnet``, ``stop_logits`` ``(B, T)`` and ``alignments``
+    ``(B, ceil(T / r), L)``.
+
+    ``infer`` decodes until every item predicts a stop or ``max_decoder_steps`` is reached
+    (default ``max_steps_per_token * L + 20``); items cut there are ``True`` in ``reached_cap``
+    (and a :class:`facevox.roles.DecoderCapWarning` says how many).
     """
 
     def __init__(self, config: TacotronConfig | None = None) -> None:
@@ -279,17 +285,15 @@ class Tacotron(AcousticModel):
             aligns.append(w)
         mel, mel_post, stop = self._project(torch.stack(outs, dim=1))
         return AcousticOutput(
-            mel=mel[:, :, :t],
-            mel_postnet=mel_post[:, :, :t],
+            mel=mel_post[:, :, :t],
+            mel_lengths=mel_lengths,
+            mel_before_postnet=mel[:, :, :t],
             stop_logits=stop[:, :t],
             alignments=torch.stack(aligns, dim=1),
-            mel_lengths=mel_lengths,
         )
 
     @torch.no_grad()
-    def infer(
-        self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def infer(self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None) -> AcousticOutput:
         cfg = self.config
         r = self.reduction_factor
         if max_decoder_steps is None:
@@ -326,20 +330,26 @@ class Tacotron(AcousticModel):
             done |= newly
             if bool(done.all()):
                 break
-        else:
+        capped = ~done
+        if bool(capped.any()):
             warnings.warn(
-                f"decoder hit the step cap ({max_decoder_steps} steps) for {int((~done).sum())} of {b} "
+                f"decoder hit the step cap ({max_decoder_steps} steps) for {int(capped.sum())} of {b} "
                 "sequence(s) without predicting a stop; the speech is probably garbled",
-                RuntimeWarning,
-                stacklevel=2,
+                DecoderCapWarning,
+                stacklevel=3,  # the caller, past torch.no_grad's wrapper
             )
-        lengths[~done] = len(outs) * r
-        mel, mel_post, _ = self._project(torch.stack(outs, dim=1))
+        lengths[capped] = len(outs) * r
+        mel, mel_post, stop = self._project(torch.stack(outs, dim=1))
         t = int(lengths.max())
-        mel_post = mel_post[:, :, :t]
         valid = lengths_to_mask(lengths, t).unsqueeze(1)
-        mel_post = mel_post.masked_fill(~valid, cfg.mel_floor)
-        return mel_post, lengths, torch.stack(aligns, dim=1)
+        return AcousticOutput(
+            mel=mel_post[:, :, :t].masked_fill(~valid, cfg.mel_floor),
+            mel_lengths=lengths,
+            mel_before_postnet=mel[:, :, :t].masked_fill(~valid, cfg.mel_floor),
+            stop_logits=stop[:, :t],
+            alignments=torch.stack(aligns, dim=1),
+            reached_cap=capped.cpu(),
+        )
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         length, frames = 12, 24

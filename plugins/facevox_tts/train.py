@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from facevox import AcousticModel, config_from_dict, config_to_dict, lengths_to_mask
 from facevox.io import atomic_path
+from facevox.roles import DecoderCapWarning
 from torch import Tensor
 from tqdm import tqdm
 
@@ -155,8 +156,9 @@ def tacotron_loss(model: Tacotron, batch: Batch, use_prior: bool, attention_weig
     t = batch.mels.shape[2]
     valid = lengths_to_mask(batch.mel_lengths, t).unsqueeze(1).float()  # (B, 1, T)
     n = valid.sum() * batch.mels.shape[1]
-    mel = ((out.mel - batch.mels).abs() * valid).sum() / n
-    post = ((out.mel_postnet - batch.mels).abs() * valid).sum() / n
+    assert out.mel_before_postnet is not None and out.stop_logits is not None and out.alignments is not None
+    mel = ((out.mel_before_postnet - batch.mels).abs() * valid).sum() / n
+    post = ((out.mel - batch.mels).abs() * valid).sum() / n
     stop_target = (torch.arange(t).unsqueeze(0) >= (batch.mel_lengths.unsqueeze(1) - 1)).float()
     stop = F.binary_cross_entropy_with_logits(
         out.stop_logits, stop_target, weight=valid[:, 0], pos_weight=torch.tensor(5.0), reduction="sum"
@@ -245,12 +247,13 @@ def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch
     result = {f"val_{k}": v / count for k, v in sums.items()}
     # Free-running check on the shortest validation item.
     item = min(val, key=lambda it: len(it.tokens))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mel, lengths, align = model.infer(item.tokens[None], torch.tensor([len(item.tokens)]))
-    result["infer_cap_hit"] = float(any(issubclass(w.category, RuntimeWarning) for w in caught))
-    result["infer_frames_ratio"] = float(lengths[0]) / item.mel.shape[1]
-    _plot(align[0].numpy(), f"step {step} free-running: {item.text}", out / f"align_{step:06d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecoderCapWarning)  # reported as infer_cap_hit
+        free = model.infer(item.tokens[None], torch.tensor([len(item.tokens)]))
+    assert free.alignments is not None
+    result["infer_cap_hit"] = float(any(free.capped()))
+    result["infer_frames_ratio"] = float(free.mel_lengths[0]) / item.mel.shape[1]
+    _plot(free.alignments[0].numpy(), f"step {step} free-running: {item.text}", out / f"align_{step:06d}.png")
     model.train()
     return result
 

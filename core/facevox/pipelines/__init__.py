@@ -3,6 +3,7 @@
 * :class:`FaceEmotionPipeline` / :func:`recognize_emotions`: photo -> faces -> emotions.
 * :class:`TextToSpeechPipeline`: text -> speech (text processor, acoustic model, vocoder).
 * :class:`FaceToVoicePipeline`: photo + text -> speech in the face's emotion.
+* :class:`FaceSynthesisPipeline`: photo -> face crop -> reconstruction, expression morphs; samples.
 
 Pipelines are imported lazily, so ``import facevox.pipelines`` stays cheap.
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from facevox.pipelines.emotion import FaceEmotion, FaceEmotionPipeline, ImageEmotions, recognize_emotions
+    from facevox.pipelines.face_synthesis import FaceSynthesisPipeline
     from facevox.pipelines.face_to_voice import FaceToVoicePipeline, FaceToVoiceResult, NoFaceError
     from facevox.pipelines.speech import SpeechResult, TextToSpeechPipeline
 
@@ -20,10 +22,12 @@ _LAZY = {
     **dict.fromkeys(["FaceEmotion", "FaceEmotionPipeline", "ImageEmotions", "recognize_emotions"], "facevox.pipelines.emotion"),
     **dict.fromkeys(["FaceToVoicePipeline", "FaceToVoiceResult", "NoFaceError"], "facevox.pipelines.face_to_voice"),
     **dict.fromkeys(["SpeechResult", "TextToSpeechPipeline"], "facevox.pipelines.speech"),
+    "FaceSynthesisPipeline": "facevox.pipelines.face_synthesis",
 }
 __all__ = [
     "FaceEmotion",
     "FaceEmotionPipeline",
+    "FaceSynthesisPipeline",
     "FaceToVoicePipeline",
     "FaceToVoiceResult",
     "ImageEmotions",

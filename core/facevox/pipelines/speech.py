@@ -6,8 +6,11 @@ The three stages are registered models found by name (the torchaudio Tacotron2-b
     result = TextToSpeechPipeline()("Dr. Smith paid $42 on May 3rd.")
     facevox.audio.save_wav("out.wav", result.waveform, result.sample_rate)
 
-Long text is normalised and split into sentences by the text processor, the sentences are
-synthesized in batches of similar length, and the pieces are joined with a short pause.
+Long text is normalised and split into sentences by the text processor
+(:meth:`facevox.TextProcessor.split`), the sentences are synthesized in batches of similar
+length, and the pieces are joined with a short pause. Sentences the acoustic model cut at its
+step cap (:attr:`facevox.AcousticOutput.reached_cap`) are flagged in :attr:`SpeechResult.capped`
+and named in one :class:`facevox.roles.DecoderCapWarning` per call.
 
 Work is bounded whatever the text: no piece is longer than ``max_chars`` characters (pieces a
 text processor returns longer are cut again, at sentence ends, commas, spaces, then anywhere),
@@ -18,7 +21,6 @@ number of frames; memory grows with ``batch_size``, not with the text.
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +39,7 @@ from facevox.registry import (
     default_model,
     get_model_spec,
 )
-from facevox.roles import AcousticModel, Vocoder
+from facevox.roles import AcousticModel, AcousticOutput, DecoderCapWarning, Vocoder, bound_pieces
 
 __all__ = [
     "SpeechResult",
@@ -45,6 +47,7 @@ __all__ = [
     "UntrainedModelWarning",
     "bound_pieces",
 ]
+
 
 @dataclass
 class SpeechResult:
@@ -54,9 +57,11 @@ class SpeechResult:
         waveform: ``(S,)`` float32 in ``[-1, 1]``.
         sample_rate: Hz.
         mel: ``(n_mels, T)`` float32 natural-log mel of the whole text (pauses included).
-        alignments: one ``(T_dec, L)`` float32 attention matrix per sentence.
+        alignments: one ``(T_dec, L)`` float32 alignment matrix per sentence (attention weights
+            or a duration model's one-hot path); empty when the acoustic model returns none.
         texts: the normalised sentences that were spoken, in order.
-        capped: per sentence, whether the decoder hit its step cap (a likely garbled sentence).
+        capped: per sentence, whether the acoustic model cut it at its step cap (its
+            ``AcousticOutput.reached_cap``; a likely garbled sentence).
     """
 
     waveform: Tensor
@@ -136,22 +141,16 @@ class TextToSpeechPipeline:
         return _TOKENS_PER_CHAR * self.max_chars + 16
 
     def sentences(self, text: str) -> list[str]:
-        """The pieces ``text`` is spoken in (normalised; see the text processor's ``split``).
+        """The pieces ``text`` is spoken in: :meth:`facevox.TextProcessor.split` (normalised).
 
-        Every piece has at most :attr:`max_chars` characters: a processor without ``split``, or
-        whose pieces are longer, has its text cut at sentence ends, then commas, then spaces,
-        then anywhere.
+        Every piece has at most :attr:`max_chars` characters: pieces a processor returns longer
+        are cut again at sentence ends, then commas, then spaces, then anywhere.
 
         Raises:
+            TypeError: ``text`` is not a ``str``.
             ValueError: empty text, or nothing speakable.
         """
-        split = getattr(self.processor, "split", None)
-        if callable(split):
-            pieces = list(split(text, max_chars=self.max_chars))
-        else:
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("text is empty or only white space; pass some English text to speak")
-            pieces = [self.processor.normalize(text)]
+        pieces = list(self.processor.split(text, max_chars=self.max_chars))
         bounded = [q for p in pieces for q in bound_pieces(p, self.max_chars)]
         if not bounded:
             raise ValueError(f"text {str(text)[:60]!r} has nothing speakable after normalisation")
@@ -174,6 +173,9 @@ class TextToSpeechPipeline:
 
         Raises:
             ValueError: empty or unspeakable text.
+
+        Warns:
+            DecoderCapWarning: once, naming the sentences the acoustic model cut at its step cap.
         """
         pieces = self.sentences(text)
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
@@ -190,6 +192,7 @@ class TextToSpeechPipeline:
                     mels[i], waves[i], aligns[i], capped[i] = m, w, a, c
                 if progress is not None:
                     progress(min(start + self.batch_size, len(order)), len(order))
+        _warn_capped([p for p, c in zip(pieces, capped, strict=True) if c], len(pieces))
         return self._join(pieces, mels, waves, aligns, capped)
 
     @torch.no_grad()
@@ -203,21 +206,28 @@ class TextToSpeechPipeline:
 
         Raises:
             ValueError: empty or unspeakable text (before the first chunk).
+
+        Warns:
+            DecoderCapWarning: once, at the first sentence the acoustic model cut at its step cap.
         """
         pieces = self.sentences(text)
         pause = torch.zeros(int(round(self.pause_s * self.sample_rate / self.vocoder.hop_length)) * self.vocoder.hop_length)
+        warned = False
         for k, piece in enumerate(pieces):
             with self._lock:
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
-                (_, wave, _, _), = self._synthesize([piece], vocode=True)
+                (_, wave, _, capped), = self._synthesize([piece], vocode=True)
             assert wave is not None
+            if capped and not warned:
+                _warn_capped([piece], len(pieces))
+                warned = True
             yield torch.cat([pause, wave]).float() if k else wave.float()
 
     def _synthesize(
         self, texts: list[str], vocode: bool
-    ) -> list[tuple[Tensor, Tensor | None, Tensor, bool]]:
-        """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment, decoder cap hit)``."""
+    ) -> list[tuple[Tensor, Tensor | None, Tensor | None, bool]]:
+        """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment or None, cut at the cap)``."""
         tokens, lengths = self.processor(texts)
         if tokens.shape[-1] > self.max_tokens:
             longest = int(lengths.argmax())
@@ -226,20 +236,20 @@ class TextToSpeechPipeline:
                 f"{len(texts[longest])}-character piece {texts[longest][:40]!r}; at most "
                 f"{self.max_tokens} (4 per character + 16) are synthesized at once"
             )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            mel, mel_lengths, alignment = self.acoustic.infer(tokens, lengths)
-        hit = any(issubclass(w.category, RuntimeWarning) and "cap" in str(w.message) for w in caught)
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DecoderCapWarning)  # read from reached_cap, warned once per call
+            result = _as_output(self.acoustic.infer(tokens, lengths))
+        mel, mel_lengths, alignment = result.mel, result.mel_lengths, result.alignments
+        capped = result.capped()
         r = getattr(self.acoustic, "reduction_factor", 1)
         if vocode:
             wave, wave_lengths = self.vocoder(mel, mel_lengths)
-        out: list[tuple[Tensor, Tensor | None, Tensor, bool]] = []
+        out: list[tuple[Tensor, Tensor | None, Tensor | None, bool]] = []
         for row in range(len(texts)):
             n = int(mel_lengths[row])
             piece = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0) if vocode else None
-            out.append((mel[row, :, :n], piece, alignment[row, : -(-n // r), : int(lengths[row])], hit and n >= mel.shape[2]))
+            align = None if alignment is None else alignment[row, : -(-n // r), : int(lengths[row])]
+            out.append((mel[row, :, :n], piece, align, capped[row]))
         return out
 
     def _join(
@@ -276,40 +286,26 @@ class TextToSpeechPipeline:
 
 _MIN_PIECE_CHARS = 20
 _TOKENS_PER_CHAR = 4
-# Where an over-long piece is cut, in order of preference.
-_BREAKS = (re.compile(r"(?<=[.!?])\s+"), re.compile(r"(?<=[,;:])\s+"), re.compile(r"\s+"))
 
 
-def bound_pieces(text: str, max_chars: int) -> list[str]:
-    """``text`` as pieces of at most ``max_chars`` characters, in order.
-
-    Cut after sentence ends (``. ! ?``), then after ``, ; :``, then at spaces, then anywhere;
-    the parts are packed greedily back into pieces up to ``max_chars``. Text that fits is
-    returned whole (stripped); blank text gives ``[]``.
-    """
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
-    return _bound(text.strip(), max_chars, 0)
+def _as_output(result: AcousticOutput | tuple[Tensor, Tensor, Tensor]) -> AcousticOutput:
+    """``infer``'s result as an :class:`AcousticOutput`; a legacy ``(mel, mel_lengths,
+    alignments)`` tuple (models written before ``infer`` returned the dataclass) gets no cap flags."""
+    if isinstance(result, AcousticOutput):
+        return result
+    mel, mel_lengths, alignments = result
+    return AcousticOutput(mel=mel, mel_lengths=mel_lengths, alignments=alignments)
 
 
-def _bound(text: str, max_chars: int, level: int) -> list[str]:
-    if len(text) <= max_chars:
-        return [text] if text else []
-    if level == len(_BREAKS):
-        return [text[i : i + max_chars] for i in range(0, len(text), max_chars)]
-    out: list[str] = []
-    current = ""
-    for part in _BREAKS[level].split(text):
-        for piece in _bound(part.strip(), max_chars, level + 1):
-            candidate = f"{current} {piece}" if current else piece
-            if len(candidate) > max_chars:
-                out.append(current)
-                current = piece
-            else:
-                current = candidate
-    if current:
-        out.append(current)
-    return out
+def _warn_capped(capped: list[str], total: int) -> None:
+    """One :class:`DecoderCapWarning` naming the ``capped`` pieces of ``total`` (none: no warning)."""
+    if capped:
+        warnings.warn(
+            f"the acoustic model hit its step cap on {len(capped)} of {total} sentence(s), e.g. "
+            f"{capped[0][:40]!r}; that speech is probably garbled or cut short",
+            DecoderCapWarning,
+            stacklevel=4,  # the caller of __call__ / stream, past torch.no_grad's wrapper
+        )
 
 
 def _load(name: str, role: type) -> Any:

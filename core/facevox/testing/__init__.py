@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import math
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,15 @@ from torch import Tensor, nn
 from facevox.card import ModelSpec, Task, task_value
 from facevox.checkpoint import load_pretrained, save_pretrained
 from facevox.registry import create_model, get_model_spec, task_info
-from facevox.roles import ExpressionClassifier, FacevoxModel, Vocoder
+from facevox.roles import (
+    AcousticModel,
+    AcousticOutput,
+    ConditionalFaceAutoencoder,
+    DecoderCapWarning,
+    ExpressionClassifier,
+    FacevoxModel,
+    Vocoder,
+)
 
 __all__ = [
     "ARCHITECTURE_METRICS",
@@ -140,8 +149,10 @@ def check_role(name: str, model: nn.Module) -> None:
     model_size = getattr(model, "input_size", None)
     if pre.input_size is not None and model_size is not None and tuple(model_size) != tuple(pre.input_size):
         raise _fail(name, "role", f"card input_size {pre.input_size} != model input_size {model_size}")
-    if isinstance(model, ExpressionClassifier) and tuple(model.labels) != tuple(spec.card.labels):
+    if isinstance(model, (ExpressionClassifier, ConditionalFaceAutoencoder)) and tuple(model.labels) != tuple(spec.card.labels):
         raise _fail(name, "role", f"model labels {model.labels} != card labels {spec.card.labels}")
+    if isinstance(model, AcousticModel) and (int(model.reduction_factor) < 1 or int(model.n_mels) < 1):
+        raise _fail(name, "role", f"reduction_factor ({model.reduction_factor}) and n_mels ({model.n_mels}) must be >= 1")
     if isinstance(model, Vocoder) and pre.sample_rate is not None and model.sample_rate != pre.sample_rate:
         raise _fail(name, "role", f"card sample_rate {pre.sample_rate} != model sample_rate {model.sample_rate}")
 
@@ -160,11 +171,39 @@ def check_forward(name: str, model: nn.Module) -> None:
         if not isinstance(output, Tensor) or output.shape != (2, len(model.labels)):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise _fail(name, "forward", f"logits must be (B, {len(model.labels)}), got {shape}")
+    if isinstance(model, AcousticModel):
+        _check_acoustic(name, model, output, "forward")
+        if output.reached_cap is not None:
+            raise _fail(name, "forward", "reached_cap is set by infer() only; forward() must leave it None")
+        inputs = model.example_inputs(2, torch.Generator().manual_seed(0))
+        with warnings.catch_warnings():  # a 2-step cap is meant to be hit here
+            warnings.simplefilter("ignore", DecoderCapWarning)
+            inferred = model.infer(inputs[0], inputs[1], max_decoder_steps=2)
+        _check_acoustic(name, model, inferred, "infer")
     if isinstance(model, Vocoder):
         waves, lengths = output
         mels, mel_lengths = model.example_inputs(2)
         if waves.dim() != 2 or lengths.tolist() != [int(n) * (waves.shape[1] // mels.shape[-1]) for n in mel_lengths]:
             raise _fail(name, "forward", "vocoder wave lengths must be frame lengths x hop length")
+
+
+def _check_acoustic(name: str, model: AcousticModel, out: Any, where: str) -> None:
+    """Shapes and dtypes of every field of an :class:`facevox.AcousticOutput` that is set."""
+    if not isinstance(out, AcousticOutput):
+        raise _fail(name, where, f"an acoustic model returns a facevox.AcousticOutput, got {type(out).__name__}")
+    if out.mel.dim() != 3 or out.mel.shape[1] != model.n_mels or out.mel.dtype != torch.float32:
+        raise _fail(name, where, f"mel must be (B, {model.n_mels}, T) float32, got {tuple(out.mel.shape)} {out.mel.dtype}")
+    b, _, t = out.mel.shape
+    if out.mel_lengths.shape != (b,) or out.mel_lengths.dtype != torch.int64 or int(out.mel_lengths.max()) > t:
+        raise _fail(name, where, f"mel_lengths must be (B={b},) int64 <= T={t}")
+    if out.mel_before_postnet is not None and out.mel_before_postnet.shape != out.mel.shape:
+        raise _fail(name, where, "mel_before_postnet must have the shape of mel")
+    if out.stop_logits is not None and out.stop_logits.shape != (b, t):
+        raise _fail(name, where, f"stop_logits must be (B, T) = {(b, t)}, got {tuple(out.stop_logits.shape)}")
+    if out.alignments is not None and (out.alignments.dim() != 3 or out.alignments.shape[:2] != (b, -(-t // model.reduction_factor))):
+        raise _fail(name, where, f"alignments must be (B, ceil(T / r), L), got {tuple(out.alignments.shape)}")
+    if out.reached_cap is not None and (out.reached_cap.shape != (b,) or out.reached_cap.dtype != torch.bool):
+        raise _fail(name, where, "reached_cap must be (B,) bool")
 
 
 def check_backward(name: str, model: nn.Module) -> None:
