@@ -156,22 +156,23 @@ def main(argv: list[str] | None = None) -> int:
         tokens, lengths = processor([text])
         torch.manual_seed(a.seed)
         start = time.process_time()
-        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
-            warnings.simplefilter("always")
-            mel, mel_lengths, align = acoustic.infer(tokens, lengths)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore", facevox.DecoderCapWarning)  # counted from reached_cap
+            inferred = acoustic.infer(tokens, lengths)
         acoustic_s += time.process_time() - start
-        cap = any(issubclass(w.category, RuntimeWarning) for w in caught)
-        if cap:
+        mel, mel_lengths = inferred.mel, inferred.mel_lengths
+        if inferred.capped()[0]:
             failures.append(i)
-        visited = torch.zeros(int(lengths[0]), dtype=torch.bool)
-        visited[align[0].argmax(-1)] = True
-        # Tokens the attention never focused on: a skip if a run of 3+ is missed.
-        run = longest = 0
-        for v in visited.tolist():
-            run = 0 if v else run + 1
-            longest = max(longest, run)
-        if longest >= 3:
-            skipped.append(i)
+        if inferred.alignments is not None:  # attention models: tokens never focused on
+            visited = torch.zeros(int(lengths[0]), dtype=torch.bool)
+            visited[inferred.alignments[0].argmax(-1)] = True
+            # a skip if a run of 3+ tokens is missed
+            run = longest = 0
+            for v in visited.tolist():
+                run = 0 if v else run + 1
+                longest = max(longest, run)
+            if longest >= 3:
+                skipped.append(i)
         mels.append((mel, mel_lengths))
     audio_s = sum(int(ml[0]) for _, ml in mels) * 256 / 22050
 

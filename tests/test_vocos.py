@@ -83,7 +83,8 @@ def test_vocos_joe_vocodes_the_default_voice_like_its_teacher(vocos: VocosVocode
     acoustic = facevox.create_model("tts.fastspeech_joe").eval()
     tokens, lengths = facevox.create_text_processor("en.chars")(["The committee met again in the spring."])
     with torch.inference_mode():
-        mel, frames, _ = acoustic.infer(tokens, lengths)
+        inferred = acoustic.infer(tokens, lengths)
+        mel, frames = inferred.mel, inferred.mel_lengths
         out, out_lengths = vocos(mel, frames)
         teacher, _ = facevox.create_model("hifigan.universal")(mel, frames)
         untrained, _ = facevox.create_model("vocos.joe", pretrained=False).eval()(mel, frames)

@@ -103,8 +103,8 @@ def build_teacher_cache(
         with torch.no_grad():
             if kind == "fs":
                 tokens, lengths = processor([u.text])  # type: ignore[attr-defined,misc]
-                mel, mel_lengths, _ = model.infer(tokens, lengths)  # type: ignore[union-attr]
-                mel = mel[0, :, : int(mel_lengths[0])]
+                out = model.infer(tokens, lengths)  # type: ignore[union-attr]
+                mel = out.mel[0, :, : int(out.mel_lengths[0])]
             else:
                 wav, _ = load_audio(u.audio, settings.sample_rate)  # type: ignore[attr-defined]
                 mel = mel_spectrogram(wav, settings)
