@@ -206,3 +206,12 @@ def test_every_shipped_file_matches_its_card(name: str) -> None:
     if spec.weights is not None:
         assert spec.card.sha256 == hashlib.sha256(spec.weights.read_bytes()).hexdigest()
     check_weights(name, facevox.create_model(name, pretrained=False))
+
+
+def test_a_card_that_does_not_serialise_to_json_fails(registered: list[str]) -> None:
+    base = toy_plugin.toy_spec()
+    odd = dataclasses.replace(base, name="odd.card", card=dataclasses.replace(
+        base.card, preprocessing=facevox.Preprocessing(mel={"window": object()})))
+    _add(registered, _Specs(odd), "odd")
+    with pytest.raises(ConformanceError, match="does not serialise to JSON"):
+        check_card("odd.card")

@@ -17,12 +17,10 @@ import facevox
 import numpy as np
 import pytest
 import soundfile
+from facevox_demo import EXAMPLES_DIR, DemoBackend, launch
+from facevox_demo.handlers import AUTO, EMOTIONS
+from gradio_client import Client, handle_file  # dev extra: a missing one fails, not skips
 from PIL import Image
-
-gradio_client = pytest.importorskip("gradio_client")
-from facevox_demo import EXAMPLES_DIR, DemoBackend, launch  # noqa: E402
-from facevox_demo.handlers import AUTO, EMOTIONS  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +47,7 @@ def client() -> Iterator[Client]:
 
 @pytest.fixture(scope="module")
 def no_face_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    skimage_data = pytest.importorskip("skimage.data")
+    from skimage import data as skimage_data  # dev extra: always installed in CI
     path = tmp_path_factory.mktemp("photos") / "coffee.png"
     Image.fromarray(skimage_data.coffee()).save(path)
     return path

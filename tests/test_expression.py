@@ -14,21 +14,20 @@ import pytest
 import torch
 from click.testing import CliRunner
 from facevox.datasets import FER2013_LABELS
+from facevox.images import FER2013_EYES, align_face
 from facevox.pipelines import FaceEmotionPipeline, recognize_emotions
-from PIL import Image
-
-skimage_data = pytest.importorskip("skimage.data")
-
-from facevox.images import FER2013_EYES, align_face  # noqa: E402
-from facevox_expression.augment import augment, cutmix  # noqa: E402
-from facevox_expression.calibration import (  # noqa: E402
+from facevox_expression.augment import augment, cutmix
+from facevox_expression.calibration import (
     expected_calibration_error,
     fit_temperature,
     tta_probabilities,
 )
-from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector  # noqa: E402
-from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskNetConfig  # noqa: E402
-from facevox_expression.train import _fit_epochs, lr_at, train  # noqa: E402
+from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector
+from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskNetConfig
+from facevox_expression.train import _fit_epochs, lr_at, train
+from PIL import Image
+from safetensors.torch import load as safetensors_load
+from skimage import data as skimage_data
 
 ASTRONAUT_FACE = (176, 66, 98, 98)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
 
@@ -396,13 +395,18 @@ def test_cli_no_detect_and_unknown_model(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- shipped weights
 
 
-def test_shipped_weights_load_and_are_trained(astronaut: np.ndarray) -> None:
+def test_shipped_weights_are_the_files_tensors() -> None:
+    """create_model loads every tensor of the shipped file, cast to the model's dtype, and nothing else."""
     spec = facevox.get_model_spec("expression.resmasknet")
-    assert spec.has_weights
+    assert spec.has_weights and spec.weights is not None
+    shipped = safetensors_load(spec.weights.read_bytes())
     model = facevox.create_model("expression.resmasknet")
-    untrained = facevox.create_model("expression.resmasknet", pretrained=False).eval()
-    (x,) = model.example_inputs(4, torch.Generator().manual_seed(0))
-    assert not torch.allclose(model(x), untrained(x))
+    assert not model.training
+    state = model.state_dict()
+    assert set(state) == set(shipped)
+    for key, tensor in shipped.items():
+        expected = tensor.to(state[key].dtype) if tensor.is_floating_point() else tensor
+        assert torch.equal(state[key], expected), f"{key} differs from the shipped file"
     assert set(spec.card.metrics) >= {"val_accuracy", "val_recall_happy"}
 
 

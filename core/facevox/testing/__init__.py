@@ -15,7 +15,7 @@ or, with the pytest plugin that facevox installs (``pytest11`` entry point), the
 Each check raises :class:`ConformanceError` (an ``AssertionError``) naming the model and the
 fault. The checks follow timm's registry-wide tests and torchvision's weight-metadata tests:
 
-* card: name format, task, summary, licence, labels vs. output size, numeric metrics;
+* card: summary, licence, labels of classifiers, finite numeric metrics, JSON-serialisable;
 * role: the model is an instance of its task's role interface;
 * forward on ``example_inputs`` (shapes from the config / card), finite outputs;
 * backward: the sum of every floating output is backpropagated and every parameter that
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import tempfile
 import warnings
@@ -132,9 +133,10 @@ def check_card(name: str) -> None:
             raise _fail(name, "card", f"card sha256 {card.sha256} != {digest} of {spec.weights}")
     elif card.sha256:
         raise _fail(name, "card", "card has a sha256 but the model declares no weights file")
-    json_ok = card.to_dict()
-    if not isinstance(json_ok, dict):
-        raise _fail(name, "card", "card does not serialise to a dict")
+    try:
+        json.dumps(card.to_dict(), allow_nan=False)  # what `facevox info` prints
+    except (TypeError, ValueError) as exc:
+        raise _fail(name, "card", f"card does not serialise to JSON: {exc}") from None
 
 
 def check_role(name: str, model: nn.Module) -> None:
