@@ -9,16 +9,16 @@ own built-ins only where a test needs them.
 from __future__ import annotations
 
 import importlib.metadata as metadata
-import sys
 import textwrap
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import facevox
 import pytest
 from facevox import plugins, registry
+from plugin_fakes import fake_entry_points
+from plugin_fakes import recorded as _recorded
 
 TESTS = str(Path(__file__).parent)
 _real_entry_points = metadata.entry_points  # the fixture replaces it in importlib.metadata itself
@@ -59,24 +59,8 @@ def entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
         assert params == {"group": plugins.ENTRY_POINT_GROUP}
         return list(listed)
 
-    monkeypatch.setattr(plugins.metadata, "entry_points", fake)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV, raising=False)
-    monkeypatch.delenv(plugins.ALLOW_OVERRIDE_ENV, raising=False)
-    plugins.reset_plugin_manager()
-    yield listed
-    monkeypatch.undo()
-    for name in [m for m in sys.modules if m.startswith("fvx_")]:
-        del sys.modules[name]
-    plugins.reset_plugin_manager()
-
-
-def _recorded(call: Callable[[], Any]) -> tuple[Any, list[str]]:
-    """``call()`` and the messages of the :class:`PluginWarning` s it emitted."""
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        result = call()
-    return result, [str(w.message) for w in record if issubclass(w.category, plugins.PluginWarning)]
+    with fake_entry_points(monkeypatch, tmp_path, fake):
+        yield listed
 
 
 def _loaded() -> dict[str, plugins.PluginInfo]:

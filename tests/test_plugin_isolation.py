@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from facevox import FacevoxError, hookimpl, plugins
 from facevox.cli import main
 from facevox.registry import PluginFactoryError
 from facevox.styles import SpeechStyle
+from plugin_fakes import fake_entry_points
+from plugin_fakes import recorded as _recorded
 
 TESTS = str(Path(__file__).parent)
 
@@ -140,23 +141,8 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     def add(dist: str, entry: str, kind: str) -> None:
         _install(tmp_path, dist, entry, SOURCES[kind])
 
-    monkeypatch.setattr(plugins.metadata, "entry_points", entry_points)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("FACEVOX_LOAD_PLUGINS", raising=False)
-    monkeypatch.delenv("FACEVOX_ALLOW_OVERRIDE", raising=False)
-    plugins.reset_plugin_manager()
-    yield add
-    monkeypatch.undo()
-    for name in [m for m in sys.modules if m.startswith("fvx_")]:
-        del sys.modules[name]
-    plugins.reset_plugin_manager()
-
-
-def _recorded(call: Callable[[], Any]) -> tuple[Any, list[str]]:
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        result = call()
-    return result, [str(w.message) for w in record if issubclass(w.category, plugins.PluginWarning)]
+    with fake_entry_points(monkeypatch, tmp_path, entry_points):
+        yield add
 
 
 def _about(messages: list[str], dist: str) -> list[str]:
