@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from facevox.compat import TORCHAUDIO_STUBBED_MODULE, import_torchaudio, torchaudio_is_stubbed
+from facevox.compat import TORCHAUDIO_STUBBED_MODULE, cpu_has_bf16, import_torchaudio, torchaudio_is_stubbed
 
 
 def test_import_is_idempotent_and_registered() -> None:
@@ -52,3 +52,20 @@ def test_griffin_lim_reconstructs_a_sine() -> None:
     assert rebuilt.shape[-1] == pytest.approx(wave.shape[-1], abs=n_fft)
     peak_hz = torch.fft.rfft(rebuilt).abs().argmax().item() * sr / rebuilt.shape[-1]
     assert abs(peak_hz - freq) < 10
+
+
+def test_cpu_has_bf16_follows_onednn_and_is_false_when_it_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    class _Ops:
+        def __init__(self, answer: bool | None) -> None:
+            self.answer = answer
+
+        def _is_mkldnn_bf16_supported(self) -> bool:
+            if self.answer is None:
+                raise RuntimeError("no oneDNN in this build")
+            return self.answer
+
+    for answer, expected in ((True, True), (False, False), (None, False)):
+        monkeypatch.setattr(torch.ops, "mkldnn", _Ops(answer))
+        assert cpu_has_bf16() is expected
+    monkeypatch.setattr(torch.ops, "mkldnn", object())  # the check is missing altogether
+    assert cpu_has_bf16() is False

@@ -32,6 +32,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +42,7 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
+from facevox.compat import cpu_has_bf16
 from facevox.datasets import FER2013_LABELS, load_fer2013
 from facevox.io import atomic_path, atomic_write_text
 from safetensors.torch import load_file, save_file
@@ -49,6 +51,7 @@ from tqdm import tqdm
 
 from facevox_expression.augment import augment, cutmix, normalize
 from facevox_expression.calibration import expected_calibration_error, fit_temperature, tta_probabilities
+from facevox_expression.distill import TeacherEnsemble, distillation_loss
 from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
 
 __all__ = ["command", "evaluate", "train"]
@@ -206,7 +209,7 @@ def train(
     seed: int = 0,
     threads: int | None = None,
     resume: bool = False,
-    bf16: bool = True,
+    bf16: bool | None = None,
     low_res: int = 36,
     low_res_fraction: float = 0.0,
     crop: int | None = 40,
@@ -215,6 +218,9 @@ def train(
     limit: int | None = None,
     cutmix_p: float = 0.0,
     init_from: str | os.PathLike[str] | None = None,
+    teachers: Sequence[str | os.PathLike[str]] = (),
+    kd_weight: float = 0.9,
+    kd_temperature: float = 2.0,
 ) -> dict[str, Any]:
     """Train :class:`ResMaskNet` on FER2013 ``train`` and validate on ``val`` every epoch.
 
@@ -234,7 +240,9 @@ def train(
         seed: seeds weights init, shuffling and augmentation.
         threads: ``torch.set_num_threads`` (``None``: leave torch's default).
         resume: continue from ``out/last.pt``.
-        bf16: bfloat16 autocast for the training forward pass.
+        bf16: bfloat16 autocast for the training forward pass; ``None`` (default): only on a
+            CPU with native bfloat16 (:func:`facevox.compat.cpu_has_bf16`; emulated, it is
+            about 10x slower than float32).
         low_res, low_res_fraction: progressive resizing: the first ``low_res_fraction`` of the
             epochs train on faces resampled to ``low_res`` pixels (about half the cost at 36),
             the rest at full 48 (the network is fully convolutional with global pooling).
@@ -253,10 +261,17 @@ def train(
         init_from: warm start: a ``.safetensors`` state dict of the same ``variant`` (e.g. the
             shipped weights) loaded strictly before training; fp16 files are cast to float32.
             Ignored with ``resume`` (the checkpoint has the weights).
+        teachers: knowledge distillation (:mod:`facevox_expression.distill`): trained
+            ``.safetensors`` weights whose averaged softened probabilities on each augmented
+            batch the student matches; empty: plain supervised training. Pass the same list
+            again with ``resume``.
+        kd_weight: with teachers, the loss is ``kd_weight * KD + (1 - kd_weight) * CE``.
+        kd_temperature: softening temperature of the distillation targets (> 0).
 
     Raises:
         click.BadParameter: unknown ``variant``, ``epochs < 1``, ``holdout`` too large,
-            ``cutmix_p`` outside ``[0, 1]``, or an ``init_from`` that is not a matching state dict.
+            ``cutmix_p`` outside ``[0, 1]``, an ``init_from`` or teacher that is not a matching
+            state dict, ``kd_weight`` outside ``[0, 1]`` or ``kd_temperature <= 0``.
 
     Returns:
         the best epoch's metrics (``best.json``).
@@ -267,8 +282,12 @@ def train(
         raise click.BadParameter(f"epochs must be >= 1, got {epochs}")
     if not 0.0 <= cutmix_p <= 1.0:
         raise click.BadParameter(f"cutmix_p must be in [0, 1], got {cutmix_p}")
+    if not 0.0 <= kd_weight <= 1.0 or kd_temperature <= 0:
+        raise click.BadParameter(f"kd_weight must be in [0, 1] and kd_temperature > 0, got {kd_weight}, {kd_temperature}")
     if threads:
         torch.set_num_threads(threads)
+    bf16 = cpu_has_bf16() if bf16 is None else bf16
+    teacher = TeacherEnsemble(teachers, VARIANTS, variant) if teachers else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -309,6 +328,7 @@ def train(
                 "class_weight_power": class_weight_power, "variant": variant, "seed": seed, "bf16": bf16,
                 "low_res": low_res, "low_res_fraction": low_res_fraction, "crop": crop, "holdout": holdout,
                 "cutmix_p": cutmix_p, "init_from": None if init_from is None else str(init_from),
+                "teachers": [str(t) for t in teachers], "kd_weight": kd_weight, "kd_temperature": kd_temperature,
                 "params": n_params, "config": asdict(config)}
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"accuracy": -1.0}
@@ -364,6 +384,9 @@ def train(
             if mix_perm is not None and lam < 1.0:
                 loss = lam * loss + (1.0 - lam) * F.cross_entropy(
                     logits.float(), y[mix_perm], weight=class_weights, label_smoothing=label_smoothing)
+            if teacher is not None:
+                targets = teacher.soft_targets(x, kd_temperature, bf16=bf16)
+                loss = kd_weight * distillation_loss(logits, targets, kd_temperature) + (1.0 - kd_weight) * loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:
@@ -479,7 +502,8 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1))
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
-@click.option("--no-bf16", is_flag=True, help="Train in float32 instead of bfloat16 autocast.")
+@click.option("--bf16/--no-bf16", default=None,
+              help="bfloat16 autocast (default: only on CPUs with native bfloat16, else float32).")
 @click.option("--low-res", default=36, show_default=True, type=click.IntRange(16, 48),
               help="Side of the faces in the first (progressive-resizing) epochs.")
 @click.option("--low-res-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
@@ -495,19 +519,27 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Probability that a batch is mixed with CutMix (0: off).")
 @click.option("--init", "init_from", default=None, type=click.Path(dir_okay=False),
               help="Warm start from a .safetensors state dict of the same variant (e.g. the shipped weights).")
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(dir_okay=False),
+              help="Distil from these trained .safetensors weights (repeat for an ensemble).")
+@click.option("--kd-weight", default=0.9, show_default=True, type=click.FloatRange(0, 1),
+              help="With --teacher: weight of the distillation loss (the rest is cross-entropy).")
+@click.option("--kd-temperature", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="With --teacher: softening temperature of the targets.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), hidden=True)
 def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer_name: str,
             label_smoothing: float, class_weight_power: float, variant: str, seed: int, threads: int | None,
-            resume: bool, no_bf16: bool, low_res: int, low_res_fraction: float, crop: int, holdout: int,
-            deadline: str | None, limit: int | None, cutmix_p: float, init_from: str | None) -> None:
+            resume: bool, bf16: bool | None, low_res: int, low_res_fraction: float, crop: int, holdout: int,
+            deadline: str | None, limit: int | None, cutmix_p: float, init_from: str | None,
+            teachers: tuple[str, ...], kd_weight: float, kd_temperature: float) -> None:
     """Train the expression CNN on FER2013 (train split), validating on val each epoch."""
     when = _parse_deadline(deadline) if deadline else None
     best = train(data, out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                  optimizer_name=optimizer_name,
                  label_smoothing=label_smoothing, class_weight_power=class_weight_power, variant=variant,
-                 seed=seed, threads=threads, resume=resume, bf16=not no_bf16, low_res=low_res,
+                 seed=seed, threads=threads, resume=resume, bf16=bf16, low_res=low_res,
                  low_res_fraction=low_res_fraction, crop=None if crop == 48 else crop, holdout=holdout,
-                 deadline=when, limit=limit, cutmix_p=cutmix_p, init_from=init_from)
+                 deadline=when, limit=limit, cutmix_p=cutmix_p, init_from=init_from, teachers=teachers,
+                 kd_weight=kd_weight, kd_temperature=kd_temperature)
     click.echo(json.dumps({"best_epoch": best["epoch"], "val_accuracy": round(best["accuracy"], 4),
                            "temperature": best.get("temperature"), "ece": best.get("ece"),
                            "recall": best["recall"], "out": str(out)}))

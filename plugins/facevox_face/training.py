@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import click
 import torch
 import torch.nn.functional as F
 from facevox import CheckpointError, config_from_dict, config_to_dict
+from facevox.compat import cpu_has_bf16
 from facevox.io import atomic_path, atomic_write_text
 from torch import Tensor, nn
 
@@ -74,7 +75,7 @@ class TrainSettings:
     ssim_weight: float = 0.0  # weight of (1 - SSIM(x, x_hat)) per image beside the summed squared error
     guide_pretrain_steps: int = 300  # CVAE: steps training the guide CNN alone before the CVAE starts
     seed: int = 0  # seed of initialisation, shuffling and augmentation
-    bf16: bool = True  # bf16 autocast (about 2x faster on CPUs with AVX512-BF16/AMX)
+    bf16: bool | None = None  # bf16 autocast; None: only where native (facevox.compat.cpu_has_bf16)
     limit: int = 0  # use only the first N shuffled training images (0: all); for smoke tests
     val_limit: int = 0  # use only N validation images for per-epoch metrics (0: all)
     max_minutes: float = 0.0  # wall-clock budget of this invocation (0: none); the lr schedule follows
@@ -246,6 +247,8 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
 
     if threads:
         torch.set_num_threads(threads)
+    if settings.bf16 is None:
+        settings = replace(settings, bf16=cpu_has_bf16())
     model_cls, config_cls = _KINDS[settings.kind]
     out.mkdir(parents=True, exist_ok=True)
     if (out / "state.pt").exists() and not resume:
@@ -472,7 +475,8 @@ def _make_command(kind: str) -> click.Command:
                   help="Start from another run's model.safetensors (e.g. a face-vae run for face-cvae).")
     @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                   help="Random seed, 0 .. 2**63 - 1.")
-    @click.option("--bf16/--no-bf16", default=True, show_default=True, help="bf16 autocast on CPU.")
+    @click.option("--bf16/--no-bf16", default=None,
+                  help="bf16 autocast (default: only on CPUs with native bfloat16, else float32).")
     @click.option("--limit", type=click.IntRange(0), default=0, help="Use only N training images (smoke tests).")
     @click.option("--val-limit", type=click.IntRange(0), default=0, help="Use only N validation images.")
     @click.option("--max-minutes", type=click.FloatRange(0), default=0.0,
@@ -480,7 +484,7 @@ def _make_command(kind: str) -> click.Command:
     def command(data: Path, epochs: int, out: Path, resume: bool, threads: int | None, batch_size: int, lr: float,
                 latent_dim: int | None, beta: float | None, bottleneck: str | None, channels: str | None,
                 ssim_weight: float, aux_weight: float, guide_weight: float,
-                identity_weight: float, guide_pretrain_steps: int, init: Path | None, seed: int, bf16: bool, limit: int, val_limit: int,
+                identity_weight: float, guide_pretrain_steps: int, init: Path | None, seed: int, bf16: bool | None, limit: int, val_limit: int,
                 max_minutes: float) -> None:
         settings = TrainSettings(kind=kind, epochs=epochs, batch_size=batch_size, lr=lr, aux_weight=aux_weight,
                                  guide_weight=guide_weight, identity_weight=identity_weight, ssim_weight=ssim_weight,

@@ -13,7 +13,8 @@ Recipe (measured in docs/vocoders.md and the ``vocos.joe`` card):
    to expect silence); loss = multi-resolution STFT (spectral convergence + log magnitude,
    Yamamoto et al. 2020, FFT sizes 512/1024/2048) + compressed complex STFT (magnitude**0.3 with
    the phase, L1; it is what teaches the phase) + 2 x log-mel L1 (HiFi-GAN's mel loss).
-   AdamW, linear warm-up then cosine decay, bf16 autocast on CPU, gradient clipping at 1.
+   AdamW, linear warm-up then cosine decay, bf16 autocast on CPUs with native bfloat16 (float32 elsewhere: emulated bf16 is slower),
+   gradient clipping at 1.
 
 Checkpoints: ``OUT/last.pt`` (every ``--save-every`` steps and at the end; ``--resume``
 continues from it), ``OUT/model.safetensors`` + ``OUT/config.json`` (float32 weights of the
@@ -35,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from facevox import create_model, create_text_processor, get_model_spec
 from facevox.audio import MelSettings, load_audio, mel_spectrogram
+from facevox.compat import cpu_has_bf16
 from facevox.io import atomic_path, atomic_write_text
 from torch import Tensor
 
@@ -45,6 +47,7 @@ __all__ = ["distillation_loss", "train_vocoder_command"]
 _DATA_SEED = 7  # shuffles the training clips before the first --clips are taken
 _CONTEXT = 8  # frames of context on each side of a training crop
 _RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the STFT losses
+_BF16 = cpu_has_bf16()  # bf16 autocast only where the CPU has native bfloat16
 
 
 def _stft(wave: Tensor, n_fft: int, hop: int) -> Tensor:
@@ -144,7 +147,7 @@ def _batch(pairs: list[tuple[Tensor, Tensor]], size: int, frames: int, hop: int,
 
 def _centre(model: VocosVocoder, mels: Tensor) -> Tensor:
     hop = model.hop_length
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_BF16):
         wave = model.generate(mels)
     return wave.float()[:, _CONTEXT * hop : wave.shape[1] - _CONTEXT * hop]
 

@@ -32,6 +32,7 @@ import torch
 
 from facevox.batching import DynamicBatcher
 from facevox.card import Task
+from facevox.compat import cpu_has_bf16
 from facevox.images import ImageReadError, align_face, crop_face, load_image, to_grayscale
 from facevox.registry import (
     UntrainedModelWarning,
@@ -162,15 +163,6 @@ TTA_CROP_FRACTION = 40 / 48
 training crops of ``expression.resmasknet``)."""
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16 or AMX), so
-    bfloat16 autocast speeds inference up instead of emulating it."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 class FaceEmotionPipeline:
     """Detect faces in photos and classify their expressions.
 
@@ -187,7 +179,7 @@ class FaceEmotionPipeline:
         mean, std: input normalisation (pixels scaled to ``[0, 1]``); default: the model
             card's ``preprocessing`` (a registered model), else ``0`` and ``1``.
         bf16: classify in bfloat16 autocast on CPU (about 2x the crops/s; probabilities move
-            by about 0.01); ``None`` (default): when :func:`cpu_has_bf16`.
+            by about 0.01); ``None`` (default): when :func:`facevox.compat.cpu_has_bf16`.
         max_batch_size: dynamic batching for servers: with ``> 1``, calls made at the same time
             from several threads classify their crops in one forward pass, up to this many
             images per pass (:class:`facevox.batching.DynamicBatcher`); ``1`` (default): each
