@@ -11,6 +11,7 @@ Unreadable inputs raise :class:`ImageReadError` (a :class:`ValueError`) naming t
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import struct
@@ -267,10 +268,16 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
     Files named explicitly are kept whatever their suffix (so an unreadable one is reported,
     not skipped); inside folders only files with a suffix in :data:`IMAGE_SUFFIXES` count.
-    Missing paths are kept too, so the caller reports them.
+    A path that does not exist but holds glob characters (``*?[``) is expanded with
+    :func:`glob.glob` (``**`` recursive; sorted; only image suffixes), for patterns too long
+    for a shell's argument list. Missing paths are kept too, so the caller reports them.
     """
     out: list[Path] = []
     for p in map(Path, paths):
+        if not p.exists() and any(c in str(p) for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
+            out.extend(m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES)
+            continue
         if p.is_dir():
             out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
         else:
