@@ -15,6 +15,7 @@ from facevox.checkpoint import CheckpointError, load_pretrained, load_weights, s
 from facevox.errors import NoFaceError
 from facevox.hookspecs import hookimpl
 from facevox.nn import Attention, Decoder, Encoder, SequenceAttention, SpatialAttention, lengths_to_mask
+from facevox.pipelines.timings import TokenTiming, WordTiming
 from facevox.registry import (
     DuplicateModelError,
     FacevoxError,
@@ -99,10 +100,12 @@ __all__ = [
     "SpeechStyle",
     "Task",
     "TextProcessor",
+    "TokenTiming",
     "PluginFactoryError",
     "UnknownModelError",
     "VariationalFaceAutoencoder",
     "Vocoder",
+    "WordTiming",
     "config_from_dict",
     "config_to_dict",
     "create_face_detector",

@@ -212,7 +212,9 @@ class _SpeakCommand(click.Command):
               help="Photo: speak in the style of the detected emotion of its largest face.")
 @click.option("--face-index", type=click.IntRange(min=0), default=None,
               help="With --face: use this face (detection order) instead of the largest.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result (emotion, style, faces, duration) as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON: path, duration, sentences (emotion, style and faces when styled) "
+                   "and words: [{word, start, end}] in seconds of the WAV file.")
 @click.option("--output-raw", is_flag=True,
               help="Stream raw 16-bit little-endian mono PCM to stdout, sentence by sentence as each is "
                    "ready (the sample rate is the vocoder's, 22050 Hz for the built-in ones), instead of a WAV.")
@@ -246,6 +248,7 @@ def command(
       facevox speak -o cold.wav -- "-40 degrees tonight."
       facevox speak "What a lovely day." --emotion happy -o happy.wav
       facevox speak "What a lovely day." --face photo.jpg -o styled.wav --json
+      facevox speak "Hello there." -o hello.wav --json     # word timings
       facevox speak --file chapter.txt --output-raw | aplay -r 22050 -f S16_LE -t raw -
     """
     from facevox.audio import save_wav
@@ -286,7 +289,27 @@ def command(
     failed = sum(result.capped)
     if failed:
         click.echo(f"warning: {failed} sentence(s) hit the decoder cap and may be garbled", err=True)
+    if as_json:
+        click.echo(json.dumps(_speech_json(pipeline, content, target, result)))
+        return
     click.echo(f"{target} ({result.duration_s:.1f} s, {len(pieces)} sentence(s))")
+
+
+def _speech_json(pipeline: Any, content: str, target: Path, result: Any) -> dict[str, Any]:
+    """``--json`` of plain speech: ``path``, ``text``, ``sentences`` (normalised), ``capped``
+    (per sentence), ``sample_rate``, ``duration_s``, ``acoustic_model``, ``vocoder`` and
+    ``words`` (``[{"word", "start", "end"}]``, seconds, empty if the model gives no alignment)."""
+    return {
+        "path": str(target),
+        "text": content,
+        "sentences": list(result.texts),
+        "capped": list(result.capped),
+        "sample_rate": result.sample_rate,
+        "duration_s": round(result.duration_s, 3),
+        "acoustic_model": pipeline.acoustic_name,
+        "vocoder": pipeline.vocoder_name,
+        "words": [w.as_dict() for w in result.words],
+    }
 
 
 def _stream_raw(pipeline: Any, content: str) -> None:
@@ -343,3 +366,4 @@ def _speak_styled(
         probability = result.probabilities.get(result.emotion, 0.0)
         click.echo(f"face {result.face_index} {list(result.face.box)}: {result.emotion} ({probability:.0%})", err=True)
     click.echo(f"{target} ({result.duration_s:.1f} s, style {result.emotion})")
+

@@ -4,6 +4,8 @@
 * :class:`TextToSpeechPipeline`: text -> speech (text processor, acoustic model, vocoder).
 * :class:`FaceToVoicePipeline`: photo + text -> speech in the face's emotion.
 * :class:`FaceSynthesisPipeline`: photo -> face crop -> reconstruction, expression morphs; samples.
+* :mod:`facevox.pipelines.timings`: :class:`WordTiming` / :class:`TokenTiming` of synthesized
+  speech, from the acoustic model's alignment (``SpeechResult.words``).
 
 Pipelines are imported lazily, so ``import facevox.pipelines`` stays cheap.
 """
@@ -17,12 +19,14 @@ if TYPE_CHECKING:
     from facevox.pipelines.face_synthesis import FaceSynthesisPipeline
     from facevox.pipelines.face_to_voice import FaceToVoicePipeline, FaceToVoiceResult, NoFaceError
     from facevox.pipelines.speech import SpeechResult, TextToSpeechPipeline
+    from facevox.pipelines.timings import TokenTiming, WordTiming
 
 _LAZY = {
     **dict.fromkeys(["FaceEmotion", "FaceEmotionPipeline", "ImageEmotions", "recognize_emotions"], "facevox.pipelines.emotion"),
     **dict.fromkeys(["FaceToVoicePipeline", "FaceToVoiceResult", "NoFaceError"], "facevox.pipelines.face_to_voice"),
     **dict.fromkeys(["SpeechResult", "TextToSpeechPipeline"], "facevox.pipelines.speech"),
     "FaceSynthesisPipeline": "facevox.pipelines.face_synthesis",
+    **dict.fromkeys(["TokenTiming", "WordTiming"], "facevox.pipelines.timings"),
 }
 __all__ = [
     "FaceEmotion",
@@ -34,6 +38,8 @@ __all__ = [
     "NoFaceError",
     "SpeechResult",
     "TextToSpeechPipeline",
+    "TokenTiming",
+    "WordTiming",
     "recognize_emotions",
 ]
 assert sorted(__all__) == sorted(_LAZY)

@@ -30,6 +30,7 @@ from torch import Tensor
 from facevox.audio import mel_spectrogram
 from facevox.errors import NoFaceError
 from facevox.pipelines.emotion import largest_face
+from facevox.pipelines.timings import follow_style
 from facevox.styles import SpeechStyle, apply_style, get_speech_style, mel_rate, resolve_style, stretch_mel
 
 __all__ = [
@@ -71,6 +72,10 @@ class FaceToVoiceResult:
             pipeline's format), for plotting; ``None`` if it gives none.
         neutral_duration_s: duration of the unstyled speech, seconds.
         vocoder: name of the vocoder that made the waveform.
+        words: :class:`facevox.WordTiming` per spoken word, in seconds of ``waveform`` (the
+            neutral speech's timings carried through the style's re-timing,
+            :func:`facevox.pipelines.timings.follow_style`); empty if the acoustic model gives
+            no alignment.
     """
 
     text: str
@@ -85,6 +90,7 @@ class FaceToVoiceResult:
     alignments: Any
     neutral_duration_s: float
     vocoder: str
+    words: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -102,7 +108,8 @@ class FaceToVoiceResult:
 
         Keys: ``text``, ``emotion``, ``face_index``, ``faces`` (``[{"box": [x, y, w, h],
         "emotion", "scores"}]``), ``style`` (rate, pitch_semitones, energy_db, pause_scale),
-        ``probabilities``, ``sample_rate``, ``duration_s``, ``neutral_duration_s``, ``vocoder``.
+        ``probabilities``, ``sample_rate``, ``duration_s``, ``neutral_duration_s``, ``vocoder``,
+        ``words`` (``[{"word", "start", "end"}]``, seconds of the styled waveform).
         """
         style = self.style
         return {
@@ -122,6 +129,7 @@ class FaceToVoiceResult:
             "duration_s": round(self.duration_s, 3),
             "neutral_duration_s": round(self.neutral_duration_s, 3),
             "vocoder": self.vocoder,
+            "words": [w.as_dict() for w in self.words],
         }
 
 
@@ -330,6 +338,9 @@ class FaceToVoicePipeline:
             waveform = source.clone()
         else:
             waveform = apply_style(source, sample_rate, style, mel_stretched=self.rate_domain is RateDomain.MEL)
+        neutral_words = list(getattr(speech, "words", []))  # a custom speech pipeline may time nothing
+        words = neutral_words if neutral_style or not neutral_words else follow_style(
+            neutral_words, neutral_duration_s, waveform, sample_rate, style)
         if not neutral_style and waveform.shape[-1] > 1024:
             mel = mel_spectrogram(waveform)  # what is heard, for plots
         return FaceToVoiceResult(
@@ -345,6 +356,7 @@ class FaceToVoicePipeline:
             alignments=getattr(speech, "alignments", None),
             neutral_duration_s=neutral_duration_s,
             vocoder=str(getattr(self.speech_pipeline, "vocoder_name", self.vocoder)),
+            words=words,
             extra={"speech": speech},
         )
 

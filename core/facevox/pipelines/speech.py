@@ -12,6 +12,10 @@ length, and the pieces are joined with a short pause. Sentences the acoustic mod
 step cap (:attr:`facevox.AcousticOutput.reached_cap`) are flagged in :attr:`SpeechResult.capped`
 and named in one :class:`facevox.roles.DecoderCapWarning` per call.
 
+Every result times its words (:attr:`SpeechResult.words`) and tokens from the acoustic
+model's alignment (:mod:`facevox.pipelines.timings`), in seconds of the returned waveform,
+the pauses between sentences included.
+
 Work is bounded whatever the text: no piece is longer than ``max_chars`` characters (pieces a
 text processor returns longer are cut again, at sentence ends, commas, spaces, then anywhere),
 and a piece whose tokens pass :attr:`TextToSpeechPipeline.max_tokens` is refused, so one batch
@@ -31,6 +35,7 @@ import torch
 from torch import Tensor
 
 from facevox.card import Task
+from facevox.pipelines.timings import TokenTiming, WordTiming, token_timings, word_timings
 from facevox.registry import (
     FacevoxError,
     UntrainedModelWarning,
@@ -44,7 +49,9 @@ from facevox.roles import AcousticModel, AcousticOutput, DecoderCapWarning, Voco
 __all__ = [
     "SpeechResult",
     "TextToSpeechPipeline",
+    "TokenTiming",
     "UntrainedModelWarning",
+    "WordTiming",
     "bound_pieces",
 ]
 
@@ -62,6 +69,13 @@ class SpeechResult:
         texts: the normalised sentences that were spoken, in order.
         capped: per sentence, whether the acoustic model cut it at its step cap (its
             ``AcousticOutput.reached_cap``; a likely garbled sentence).
+        words: every spoken word of ``texts`` with its start and end in seconds from the start
+            of ``waveform`` (of ``mel`` when not vocoded: frame ``t`` is at ``t * hop_length /
+            sample_rate``), in order, read from ``alignments``
+            (:func:`facevox.pipelines.timings.word_timings`); empty when the acoustic model
+            returns no alignments.
+        token_timings: the same for every input token (characters or phonemes, spaces,
+            punctuation and end tokens included); empty without alignments.
     """
 
     waveform: Tensor
@@ -70,6 +84,8 @@ class SpeechResult:
     alignments: list[Tensor] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     capped: list[bool] = field(default_factory=list)
+    words: list[WordTiming] = field(default_factory=list)
+    token_timings: list[TokenTiming] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -182,18 +198,19 @@ class TextToSpeechPipeline:
         mels: list[Tensor | None] = [None] * len(pieces)
         waves: list[Tensor | None] = [None] * len(pieces)
         aligns: list[Tensor | None] = [None] * len(pieces)
+        symbols: list[list[str]] = [[] for _ in pieces]
         capped = [False] * len(pieces)
         with self._lock:
             if self.seed is not None:
                 torch.manual_seed(self.seed)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                for i, (m, w, a, c) in zip(idx, self._synthesize([pieces[i] for i in idx], vocode), strict=True):
-                    mels[i], waves[i], aligns[i], capped[i] = m, w, a, c
+                for i, (m, w, a, c, t) in zip(idx, self._synthesize([pieces[i] for i in idx], vocode), strict=True):
+                    mels[i], waves[i], aligns[i], capped[i], symbols[i] = m, w, a, c, t
                 if progress is not None:
                     progress(min(start + self.batch_size, len(order)), len(order))
         _warn_capped([p for p, c in zip(pieces, capped, strict=True) if c], len(pieces))
-        return self._join(pieces, mels, waves, aligns, capped)
+        return self._join(pieces, mels, waves, aligns, capped, symbols)
 
     @torch.no_grad()
     def stream(self, text: str) -> Iterator[Tensor]:
@@ -217,7 +234,7 @@ class TextToSpeechPipeline:
             with self._lock:
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
-                (_, wave, _, capped), = self._synthesize([piece], vocode=True)
+                (_, wave, _, capped, _), = self._synthesize([piece], vocode=True)
             assert wave is not None
             if capped and not warned:
                 _warn_capped([piece], len(pieces))
@@ -226,8 +243,9 @@ class TextToSpeechPipeline:
 
     def _synthesize(
         self, texts: list[str], vocode: bool
-    ) -> list[tuple[Tensor, Tensor | None, Tensor | None, bool]]:
-        """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment or None, cut at the cap)``."""
+    ) -> list[tuple[Tensor, Tensor | None, Tensor | None, bool, list[str]]]:
+        """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment (T_dec, L) or
+        None, cut at the cap, the L token symbols)``."""
         tokens, lengths = self.processor(texts)
         if tokens.shape[-1] > self.max_tokens:
             longest = int(lengths.argmax())
@@ -244,12 +262,14 @@ class TextToSpeechPipeline:
         r = getattr(self.acoustic, "reduction_factor", 1)
         if vocode:
             wave, wave_lengths = self.vocoder(mel, mel_lengths)
-        out: list[tuple[Tensor, Tensor | None, Tensor | None, bool]] = []
+        vocabulary = self.processor.symbols
+        out: list[tuple[Tensor, Tensor | None, Tensor | None, bool, list[str]]] = []
         for row in range(len(texts)):
             n = int(mel_lengths[row])
             piece = wave[row, : int(wave_lengths[row])].clamp(-1.0, 1.0) if vocode else None
             align = None if alignment is None else alignment[row, : -(-n // r), : int(lengths[row])]
-            out.append((mel[row, :, :n], piece, align, capped[row]))
+            symbols = [vocabulary[i] for i in tokens[row, : int(lengths[row])].tolist()]
+            out.append((mel[row, :, :n], piece, align, capped[row], symbols))
         return out
 
     def _join(
@@ -259,19 +279,36 @@ class TextToSpeechPipeline:
         waves: Sequence[Tensor | None],
         aligns: Sequence[Tensor | None],
         capped: list[bool],
+        symbols: Sequence[list[str]],
     ) -> SpeechResult:
         hop = int(self.vocoder.hop_length)
         pause_frames = int(round(self.pause_s * self.sample_rate / hop))
         floor = float(min(float(m.min()) for m in mels if m is not None))
         mel_parts: list[Tensor] = []
         wave_parts: list[Tensor] = []
+        words: list[WordTiming] = []
+        tokens: list[TokenTiming] = []
+        frame, frame_s = 0, hop / self.sample_rate  # first mel frame of the current sentence; seconds per frame
+        r = int(getattr(self.acoustic, "reduction_factor", 1))
         for k, (m, w) in enumerate(zip(mels, waves, strict=True)):
             assert m is not None
             if k:
                 mel_parts.append(torch.full((m.shape[0], pause_frames), floor))
+                frame += pause_frames
                 if w is not None:
                     wave_parts.append(torch.zeros(pause_frames * hop))
+            align = aligns[k]
+            if align is not None:
+                n, offset = int(m.shape[1]), frame * frame_s
+                words += word_timings(
+                    align, symbols[k], n_frames=n, frame_s=frame_s, reduction_factor=r, offset_s=offset,
+                    sentence=k, text=pieces[k],
+                )
+                tokens += token_timings(
+                    align, symbols[k], n_frames=n, frame_s=frame_s, reduction_factor=r, offset_s=offset, sentence=k
+                )
             mel_parts.append(m)
+            frame += m.shape[1]
             if w is not None:
                 wave_parts.append(w)
         return SpeechResult(
@@ -281,6 +318,8 @@ class TextToSpeechPipeline:
             alignments=[a for a in aligns if a is not None],
             texts=list(pieces),
             capped=capped,
+            words=words,
+            token_timings=tokens,
         )
 
 
