@@ -145,3 +145,49 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path: Path) -> None:
                                       "--engine", "ray", "--ray-address", "127.0.0.1:9"])
     assert result.exit_code == 1
     assert "cannot reach the Ray cluster at '127.0.0.1:9'" in result.stderr and "ray start --head" in result.stderr
+
+
+def _speak_command():  # type: ignore[no-untyped-def]
+    from facevox.commands.speak import command
+
+    return command
+
+
+def test_speak_batch_writes_a_wav_and_a_row_per_line_and_resumes(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hello there.\n\n" + "x" * 300 + "\nIt costs five dollars.\n")
+    out = tmp_path / "spoken"
+    runner = CliRunner()
+    args = ["--batch", str(lines), "-o", str(out), "--shard-size", "2", "--max-chars", "200"]
+    first = runner.invoke(_speak_command(), args)
+    assert first.exit_code == 1 and "3 lines in 2 shard(s)" in first.stderr and "1 failed" in first.stderr
+    rows = _results(out)
+    assert [r["line"] for r in rows] == [1, 3, 4]  # the blank line 2 is not an input
+    assert "more than --max-chars 200" in rows[1]["error"] and "path" not in rows[1]
+    for row in (rows[0], rows[2]):
+        wav = out / row["path"]
+        with wav.open("rb") as fh:
+            assert fh.read(4) == b"RIFF"
+        assert row["duration_s"] > 0.3 and [w["word"] for w in row["words"]][-1] in ("there", "dollars")
+        assert row["words"][-1]["end"] <= row["duration_s"]
+    again = runner.invoke(_speak_command(), args)
+    assert again.exit_code == 0 and "0 written now, 2 already done" in again.stderr
+    bad = runner.invoke(_speak_command(), ["--batch", str(lines), "-o", str(tmp_path / "x.wav")])
+    assert bad.exit_code == 2 and "-o is a folder, not a WAV file" in bad.stderr
+    styled = runner.invoke(_speak_command(), ["--batch", str(lines), "-o", str(out), "--emotion", "sad"])
+    assert styled.exit_code == 2 and "cannot be combined with TEXT, --emotion" in styled.stderr
+
+
+@pytest.mark.slow
+def test_speak_batch_on_ray_matches_the_local_engine(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hello there.\nGood night.\nIt is nine thirty.\n")
+    runner = CliRunner()
+    for engine in ("local", "ray"):
+        result = runner.invoke(_speak_command(), ["--batch", str(lines), "-o", str(tmp_path / engine),
+                                                  "--engine", engine, "--workers", "2", "--shard-size", "2"])
+        assert result.exit_code == 0, result.stderr
+    local, ray = _results(tmp_path / "local"), _results(tmp_path / "ray")
+    assert [r["line"] for r in ray] == [1, 2, 3]
+    assert [(r["text"], r["path"], r["words"]) for r in local] == [(r["text"], r["path"], r["words"]) for r in ray]

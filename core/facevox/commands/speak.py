@@ -17,13 +17,13 @@ import re
 import shlex
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["DEFAULT_MAX_CHARS", "MAX_FILE_BYTES", "PROGRESS_MIN_SENTENCES", "command", "default_output_name"]
+__all__ = ["DEFAULT_MAX_CHARS", "MAX_FILE_BYTES", "PROGRESS_MIN_SENTENCES", "command", "default_output_name", "speech_worker"]
 
 #: Largest ``--file`` read, bytes (1 MiB).
 MAX_FILE_BYTES = 1 << 20
@@ -218,6 +218,17 @@ class _SpeakCommand(click.Command):
 @click.option("--output-raw", is_flag=True,
               help="Stream raw 16-bit little-endian mono PCM to stdout, sentence by sentence as each is "
                    "ready (the sample rate is the vocoder's, 22050 Hz for the built-in ones), instead of a WAV.")
+@click.option("--batch", "batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Speak every non-empty line of this UTF-8 file into -o DIR/wavs/, with resumable JSONL "
+                   "shards DIR/part-*.jsonl (see docs/scaling.md).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="With --batch: run here, or on Ray Data actors (pip install 'facevox[distributed]').")
+@click.option("--shard-size", default=100, show_default=True, type=click.IntRange(min=1),
+              help="With --batch: lines per output shard.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --engine ray: join this Ray cluster; default: a local Ray.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="With --engine ray: model actors (default: one per CPU of the cluster).")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress (shown on stderr: a bar on a terminal, else lines for more than 3 sentences).")
 def command(
@@ -232,6 +243,11 @@ def command(
     face_index: int | None,
     as_json: bool,
     output_raw: bool,
+    batch: Path | None,
+    engine: str,
+    shard_size: int,
+    ray_address: str | None,
+    workers: int | None,
     quiet: bool,
 ) -> None:
     """Synthesize speech from TEXT ('-' reads standard input) into a WAV file.
@@ -250,10 +266,17 @@ def command(
       facevox speak "What a lovely day." --face photo.jpg -o styled.wav --json
       facevox speak "Hello there." -o hello.wav --json     # word timings
       facevox speak --file chapter.txt --output-raw | aplay -r 22050 -f S16_LE -t raw -
+      facevox speak --batch lines.txt -o spoken/ --engine ray   # one WAV per line, resumable
     """
     from facevox.audio import save_wav
     from facevox.pipelines.speech import TextToSpeechPipeline
 
+    if batch is not None:
+        _speak_batch(batch, output, text, acoustic, vocoder, max_chars, engine, shard_size, ray_address, workers,
+                     styled=emotion is not None or face_path is not None or output_raw)
+        return
+    if engine != "local":
+        raise click.UsageError("--engine applies to --batch jobs")
     chosen = _output(output) if output is not None else None
     if face_index is not None and face_path is None:
         raise click.UsageError("--face-index needs --face PHOTO")
@@ -367,3 +390,87 @@ def _speak_styled(
         click.echo(f"face {result.face_index} {list(result.face.box)}: {result.emotion} ({probability:.0%})", err=True)
     click.echo(f"{target} ({result.duration_s:.1f} s, style {result.emotion})")
 
+
+
+def speech_worker(settings: dict[str, Any]) -> Any:
+    """Build the per-shard function of ``facevox speak --batch`` (once per process or Ray actor).
+
+    Each input is a JSON ``{"line": n, "text": ...}``; each result ``{"line", "text", "path"
+    (relative to the output folder), "duration_s", "sentences", "words"}`` or ``{"line",
+    "text", "error"}`` for a line that cannot be spoken (too long, nothing speakable).
+    """
+    from facevox.audio import save_wav
+    from facevox.pipelines.speech import TextToSpeechPipeline
+
+    pipeline = TextToSpeechPipeline(acoustic=settings["acoustic"], vocoder=settings["vocoder"])
+    folder = Path(settings["out"])
+
+    def work(items: Sequence[str]) -> list[dict[str, Any]]:
+        rows = []
+        for item in items:
+            job = json.loads(item)
+            row: dict[str, Any] = {"line": job["line"], "text": job["text"]}
+            if len(job["text"]) > settings["max_chars"]:
+                row["error"] = f"{len(job['text']):,} characters, more than --max-chars {settings['max_chars']:,}"
+                rows.append(row)
+                continue
+            try:
+                result = pipeline(job["text"])
+            except ValueError as exc:
+                row["error"] = str(exc)
+                rows.append(row)
+                continue
+            rel = Path("wavs") / f"{job['line']:07d}.wav"
+            save_wav(folder / rel, result.waveform, result.sample_rate)
+            row.update({"path": str(rel), "duration_s": round(result.duration_s, 3),
+                        "sentences": len(result.texts), "words": [w.as_dict() for w in result.words]})
+            rows.append(row)
+        return rows
+
+    return work
+
+
+def _speak_batch(batch: Path, output: str | None, text: str | None, acoustic: str | None, vocoder: str | None,
+                 max_chars: int, engine: str, shard_size: int, ray_address: str | None, workers: int | None,
+                 styled: bool) -> None:
+    import functools
+
+    from facevox.batch import BatchJobError, plan_shards, run_sharded
+
+    if text is not None or styled:
+        raise click.UsageError("--batch speaks the lines of its file in the neutral voice; "
+                               "it cannot be combined with TEXT, --emotion, --face or --output-raw")
+    if output is None:
+        raise click.UsageError("--batch needs -o DIR, the folder for the WAV files and result shards")
+    try:
+        lines = batch.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{batch} is not UTF-8 text ({exc})", param_hint="--batch") from None
+    inputs = [json.dumps({"line": n, "text": t.strip()}) for n, t in enumerate(lines, 1) if t.strip()]
+    if not inputs:
+        raise click.BadParameter(f"{batch} has no non-empty line to speak", param_hint="--batch")
+    folder = Path(output)
+    if folder.suffix.lower() == ".wav":
+        raise click.UsageError(f"with --batch, -o is a folder, not a WAV file: {output}")
+    (folder / "wavs").mkdir(parents=True, exist_ok=True)
+    settings = {"acoustic": acoustic, "vocoder": vocoder, "max_chars": max_chars, "out": str(folder.resolve())}
+    try:
+        plan = plan_shards(inputs, folder, shard_size=shard_size,
+                           job=json.dumps({k: settings[k] for k in ("acoustic", "vocoder", "max_chars")}))
+        done_before = plan.num_shards - len(plan.pending())
+        errors = 0
+
+        def on_shard(k: int, rows: list[dict[str, Any]]) -> None:
+            nonlocal errors
+            bad = sum("error" in r for r in rows)
+            errors += bad
+            click.echo(f"facevox speak: wrote {plan.path(k)} ({len(rows)} lines, {bad} failed)", err=True)
+
+        written = run_sharded(plan, functools.partial(speech_worker, settings), engine, batch_size=8,
+                              address=ray_address, num_actors=workers, on_shard=on_shard)
+    except BatchJobError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"facevox speak: {len(inputs)} lines in {plan.num_shards} shard(s) under {folder}: "
+               f"{written} written now, {done_before} already done; {errors} failed in the new shards", err=True)
+    if errors:
+        sys.exit(1)
