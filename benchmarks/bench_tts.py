@@ -1,8 +1,21 @@
 """Text-to-speech benchmark: intelligibility (Whisper WER), speed (RTF) and alignment failures.
 
-Synthesizes a fixed set of sentences that are NOT in the training transcripts (written for
-this benchmark in the style of LJSpeech chapters 40-50, plus sentences with numbers and
-abbreviations) with one acoustic model and each vocoder, then reports per vocoder:
+Synthesizes a fixed set of sentences that are NOT in the training transcripts with one acoustic
+model and each vocoder. ``--set`` picks the sentences:
+
+* ``bench`` (default): ``SENTENCES``, written for this benchmark in the style of LJSpeech chapters
+  40-50, plus sentences with numbers and abbreviations;
+* ``long``: ``LONG_SENTENCES``, 25-30 words each, also written for it (``--long`` is an alias);
+* ``lj040-050``: 66 real LJSpeech 1.1 transcripts from the held-out chapters LJ040-LJ050, as
+  printed (digits, abbreviations), chosen by a fixed rule (``benchmarks/sentences/lj040-050.txt``);
+* ``numeric``: 33 sentences with times, dates, money, units and abbreviations copied from NASA and
+  National Weather Service pages (public domain; ``benchmarks/sentences/numeric.txt``).
+
+The files under ``benchmarks/sentences/`` have one ``ID<TAB>sentence`` a line and a ``#`` header
+that names each source (``# source KEY: description | URL | licence``, an ID starts with its KEY).
+``--check-overlap CSV...`` first checks that no sentence of the set equals, contains or is contained
+in a transcript of those LJSpeech-layout ``metadata.csv`` files (the training data; ``--check-only``
+stops there). Then it reports per vocoder:
 
 * WER: Whisper tiny.en (faster-whisper, offline, ``benchmarks/asr.py``) word error rate after
   Whisper's English normalisation of reference and transcript (corpus WER over all sentences);
@@ -26,6 +39,8 @@ Usage::
     python benchmarks/bench_tts.py --checkpoint /work/ckpt/tts/run1/best.pt --vocoders hifigan.universal
     python benchmarks/bench_tts.py --limit 10 --out /tmp/tts_bench --json results.json
     python benchmarks/bench_tts.py --long                            # 25-30-word sentences
+    python benchmarks/bench_tts.py --set lj040-050 --threads 2 --peer piper --vocoders vocos.joe
+    python benchmarks/bench_tts.py --set numeric --check-only --check-overlap ../shared/data/ljspeech-transcripts-ch01-39.csv
     python benchmarks/bench_tts.py --vocoders vocos.joe hifigan.universal --peer piper --dnsmos
 
 Needs the ``bench`` extra (``pip install -e ".[bench]"``) for the WER; ``--no-asr`` skips it.
@@ -35,9 +50,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+import tempfile
 import time
+import unicodedata
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import facevox
@@ -108,6 +128,153 @@ LONG_SENTENCES: tuple[str, ...] = (
 )
 
 
+#: Where the sentence files live: ``<set>.txt`` for each set not defined in this script.
+SENTENCE_DIR = Path(__file__).resolve().parent / "sentences"
+#: ``--set`` choices, in the order they are listed.
+SETS: tuple[str, ...] = ("bench", "long", "lj040-050", "numeric")
+
+_BUILTIN_SOURCE = "written for this benchmark | benchmarks/bench_tts.py | facevox's licence"
+_SOURCE_LINE = re.compile(r"#\s*source\s+(?P<key>[A-Za-z0-9_-]+)\s*:\s*(?P<text>.*)$")
+
+
+@dataclass(frozen=True)
+class SentenceSet:
+    """One benchmark's sentences: ``ids[i]`` names ``texts[i]``; ``sources`` maps an id prefix to its
+    ``description | URL | licence``."""
+
+    name: str
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def source_of(self, sentence_id: str) -> str | None:
+        """The key of the source whose name ``sentence_id`` starts with (the longest such), or None."""
+        keys = [key for key in self.sources if sentence_id.startswith(key)]
+        return max(keys, key=len) if keys else None
+
+
+def read_sentence_file(path: Path, name: str | None = None) -> SentenceSet:
+    """Parses a sentence file: ``#`` header lines, then one ``ID<TAB>sentence`` a line (blank lines ignored).
+
+    A header line ``# source KEY: description | URL | licence`` names a source; the lines after it that
+    start with ``#`` and at least two more spaces continue it. Every ID must start with a source KEY.
+
+    Raises:
+        ValueError: a line without a tab, an empty ID or sentence, a repeated ID or sentence, an ID of no
+            source, a source without its three parts, or no sentence at all (the message names the line).
+    """
+    path = Path(path)
+    ids: list[str] = []
+    texts: list[str] = []
+    sources: dict[str, str] = {}
+    current: str | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        where = f"{path}:{number}"
+        line = raw.rstrip("\r")
+        if line.startswith("#"):
+            match = _SOURCE_LINE.match(line)
+            if match:
+                current = match["key"]
+                sources[current] = match["text"].strip()
+            elif current is not None and line.startswith("#  ") and line[1:].strip():
+                sources[current] += " " + line[1:].strip()
+            else:
+                current = None
+            continue
+        current = None
+        if not line.strip():
+            continue
+        if "\t" not in line:
+            raise ValueError(f"{where}: expected ID<TAB>sentence, got {line[:60]!r}")
+        sentence_id, text = (part.strip() for part in line.split("\t", 1))
+        if not sentence_id or not text:
+            raise ValueError(f"{where}: empty ID or sentence")
+        if sentence_id in ids:
+            raise ValueError(f"{where}: ID {sentence_id} repeats line {ids.index(sentence_id) + 1} of the sentences")
+        if text in texts:
+            raise ValueError(f"{where}: sentence repeats {ids[texts.index(text)]}")
+        ids.append(sentence_id)
+        texts.append(text)
+    for key, text in sources.items():
+        parts = [part.strip() for part in text.split(" | ")]
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"{path}: source {key} needs 'description | URL | licence', got {text!r}")
+    if not ids:
+        raise ValueError(f"{path}: no sentences")
+    result = SentenceSet(name or path.stem, tuple(ids), tuple(texts), sources, path)
+    orphans = [sentence_id for sentence_id in ids if result.source_of(sentence_id) is None]
+    if orphans:
+        raise ValueError(f"{path}: IDs {orphans[:5]} start with no source key (sources: {sorted(sources)})")
+    return result
+
+
+def load_sentence_set(name: str) -> SentenceSet:
+    """The sentences of ``--set name``: ``bench`` and ``long`` from this script, the others from ``SENTENCE_DIR``.
+
+    Raises:
+        KeyError: ``name`` is not one of ``SETS``.
+    """
+    if name == "bench":
+        return SentenceSet(name, tuple(f"bench-{i:02d}" for i in range(len(SENTENCES))), SENTENCES,
+                           {"bench": _BUILTIN_SOURCE})
+    if name == "long":
+        return SentenceSet(name, tuple(f"long-{i:02d}" for i in range(len(LONG_SENTENCES))), LONG_SENTENCES,
+                           {"long": _BUILTIN_SOURCE})
+    if name not in SETS:
+        raise KeyError(f"unknown sentence set {name!r}; the sets are {', '.join(SETS)}")
+    return read_sentence_file(SENTENCE_DIR / f"{name}.txt", name)
+
+
+def _words(text: str) -> str:
+    """Lower-case words and numbers joined by single spaces (curly quotes folded), for overlap matching."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(re.findall(r"[a-z0-9']+", text))
+
+
+def find_training_overlap(sentences: SentenceSet, csv_paths: list[Path], min_words: int = 6) -> list[dict[str, str]]:
+    """Sentences that equal, contain or are contained in a transcript of LJSpeech-layout CSVs.
+
+    Each CSV line is ``id|text|normalized text`` (either text column may match). Matching is on whole
+    words after lower-casing and dropping punctuation; a transcript counts as contained in a sentence only
+    if it has at least ``min_words`` words (so a training row "Chief Rowley testified" does not flag every
+    sentence that quotes it). Returns one ``{"id", "text", "csv", "row"}`` per match.
+    """
+    rows: list[tuple[str, str, str]] = []  # (csv, row id, words)
+    for csv_path in csv_paths:
+        for line in Path(csv_path).read_text(encoding="utf-8").splitlines():
+            fields = line.split("|")
+            for text in dict.fromkeys(fields[1:]):  # raw and normalised column, once if equal
+                words = _words(text)
+                if words:
+                    rows.append((str(csv_path), fields[0], words))
+    found = []
+    for sentence_id, text in zip(sentences.ids, sentences.texts, strict=True):
+        words = f" {_words(text)} "
+        for csv_name, row_id, row_words in rows:
+            padded = f" {row_words} "
+            if words in padded or (row_words.count(" ") + 1 >= min_words and padded in words):
+                found.append({"id": sentence_id, "text": text, "csv": csv_name, "row": row_id})
+                break
+    return found
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Writes ``data`` as JSON next to ``path`` and renames it into place (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a results file is for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
 def _load_acoustic(name: str, checkpoint: Path | None) -> torch.nn.Module:
     if checkpoint is None:
         return facevox.create_model(name)
@@ -122,15 +289,21 @@ def _load_acoustic(name: str, checkpoint: Path | None) -> torch.nn.Module:
     return model.eval()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=facevox.default_model(facevox.Task.ACOUSTIC_MODEL),
                     help="registered acoustic model (default: the registry's)")
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="weights to use instead of the shipped ones (.safetensors, or a training .pt)")
     ap.add_argument("--vocoders", nargs="+", default=["vocos.joe", "hifigan.universal", "griffinlim.default"])
+    ap.add_argument("--set", dest="sentence_set", choices=SETS, default=None,
+                    help="which sentences (default: bench); see above")
     ap.add_argument("--limit", type=int, default=None, help="first N sentences only")
-    ap.add_argument("--long", action="store_true", help="the 25-30-word sentences instead (LONG_SENTENCES)")
+    ap.add_argument("--long", action="store_true", help="alias of --set long (the 25-30-word LONG_SENTENCES)")
+    ap.add_argument("--check-overlap", nargs="+", type=Path, default=None, metavar="CSV",
+                    help="training transcripts (LJSpeech-layout metadata.csv): stop with exit status 1 if a "
+                         "sentence of the set equals, contains or is contained in one of them")
+    ap.add_argument("--check-only", action="store_true", help="with --check-overlap: check, then exit")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for synthesis")
     ap.add_argument("--asr-threads", type=int, default=2, help="threads for Whisper")
     ap.add_argument("--no-asr", action="store_true", help="skip the WER (no bench extra needed)")
@@ -140,9 +313,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer", choices=["piper"], default=None, help="also time and score Piper on the same sentences")
     ap.add_argument("--dnsmos", action="store_true", help="also score DNSMOS (bench extra)")
     a = ap.parse_args(argv)
+    if a.long and a.sentence_set not in (None, "long"):
+        ap.error(f"--long is --set long; it cannot be combined with --set {a.sentence_set}")
+    a.sentence_set = "long" if a.long else (a.sentence_set or "bench")
+    if a.check_only and not a.check_overlap:
+        ap.error("--check-only needs --check-overlap CSV...")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parse_args(argv)
+    chosen = load_sentence_set(a.sentence_set)
+    overlap_check: dict[str, object] | None = None
+    if a.check_overlap:
+        overlaps = find_training_overlap(chosen, a.check_overlap)
+        overlap_check = {"csv": [str(p) for p in a.check_overlap], "overlaps": overlaps}
+        for hit in overlaps:
+            print(f"overlap: {hit['id']} {hit['text']!r} matches {hit['csv']} row {hit['row']}", file=sys.stderr)
+        print(f"set {chosen.name}: {len(chosen.ids)} sentences, {len(overlaps)} in the training transcripts "
+              f"({', '.join(overlap_check['csv'])})")  # type: ignore[arg-type]
+        if overlaps:
+            return 1
+        if a.check_only:
+            return 0
 
     torch.set_num_threads(a.threads)
-    sentences = list((LONG_SENTENCES if a.long else SENTENCES)[: a.limit])
+    sentence_ids = list(chosen.ids[: a.limit])
+    sentences = list(chosen.texts[: a.limit])
     acoustic = _load_acoustic(a.model, a.checkpoint)
     processor = facevox.create_text_processor(facevox.get_model_spec(a.model).card.preprocessing.text_processor)
     vocoders = {name: facevox.create_model(name).eval() for name in a.vocoders}
@@ -176,15 +373,19 @@ def main(argv: list[str] | None = None) -> int:
         mels.append((mel, mel_lengths))
     audio_s = sum(int(ml[0]) for _, ml in mels) * 256 / 22050
 
+    failed = sorted({*failures, *skipped})
     results: dict[str, object] = {
+        "set": chosen.name, "sentence_file": str(chosen.path.relative_to(SENTENCE_DIR.parents[1])) if chosen.path else None,
         "model": a.model, "checkpoint": str(a.checkpoint) if a.checkpoint else "shipped",
         "sentences": len(sentences), "audio_s": round(audio_s, 2),
         "acoustic_rtf": round(acoustic_s / audio_s, 4),
         "alignment_failures_cap": len(failures), "alignment_skips": len(skipped),
-        "failed_sentences": [sentences[i] for i in sorted({*failures, *skipped})],
+        "failed_sentences": [sentences[i] for i in failed], "failed_ids": [sentence_ids[i] for i in failed],
         "threads": a.threads, "vocoders": {},
     }
-    print(f"acoustic model {a.model}: {len(sentences)} sentences, {audio_s:.1f} s of audio, "
+    if overlap_check is not None:
+        results["overlap_check"] = overlap_check
+    print(f"set {chosen.name}, acoustic model {a.model}: {len(sentences)} sentences, {audio_s:.1f} s of audio, "
           f"RTF {acoustic_s / audio_s:.3f}, cap hit {len(failures)}, attention skips {len(skipped)}")
 
     # 2. Each vocoder: timing, WAVs, WER.
@@ -203,21 +404,14 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict[str, object] = {"rtf": round(voc_s / audio_s, 4),
                                     "total_rtf": round((voc_s + acoustic_s) / audio_s, 4)}
         if not a.no_asr:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from asr import transcribe, wer
-
-            hyps = [transcribe(p, threads=a.asr_threads) for p in paths]
-            entry["wer"] = round(wer(sentences, hyps), 4)
-            entry["per_sentence"] = [
-                {"ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)} for r, h in zip(sentences, hyps, strict=True)
-            ]
+            entry.update(_score(sentence_ids, sentences, paths, a.asr_threads))
         if a.dnsmos:
             entry["dnsmos_ovrl"] = round(_dnsmos_mean(paths), 4)
         if a.checkpoint is None:
             entry.update(_pipeline_timing(a.model, name, sentences, a.threads))
         results["vocoders"][name] = entry  # type: ignore[index]
         if a.json is not None:  # after each vocoder, so a long run leaves partial results
-            a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            _write_json(a.json, results)
         print(f"{name}: RTF {voc_s / audio_s:.3f} (with acoustic {entry['total_rtf']:.3f})"
               + (f", WER {entry['wer']:.3f}" if "wer" in entry else "")
               + (f", DNSMOS {entry['dnsmos_ovrl']:.3f}" if "dnsmos_ovrl" in entry else "")
@@ -226,12 +420,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.peer == "piper":
         peer = _piper(sentences, a.threads, out or Path(_tmpdir()))
+        peer_paths: list[Path] = peer.pop("paths")  # type: ignore[assignment]
         if not a.no_asr:
-            from asr import transcribe, wer
-
-            peer["wer"] = round(wer(sentences, [transcribe(p, threads=a.asr_threads) for p in peer.pop("paths")]), 4)
-        else:
-            peer.pop("paths")
+            peer.update(_score(sentence_ids, sentences, peer_paths, a.asr_threads))
         if a.dnsmos:
             peer["dnsmos_ovrl"] = round(_dnsmos_mean(peer.pop("wav_paths")), 4)
         peer.pop("wav_paths", None)
@@ -240,10 +431,21 @@ def main(argv: list[str] | None = None) -> int:
                 entry["cpu_ratio_to_piper"] = round(entry["pipeline_cpu_rtf"] / peer["cpu_rtf"], 3)
                 print(f"{name}: {entry['cpu_ratio_to_piper']:.2f} x Piper's CPU time")
         results["peer_piper"] = peer
-        print("piper en_US-joe-medium: " + json.dumps(peer))
+        print("piper en_US-joe-medium: " + json.dumps({k: v for k, v in peer.items() if k != "per_sentence"}))
     if a.json is not None:
-        a.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        _write_json(a.json, results)
     return 0
+
+
+def _score(ids: list[str], references: list[str], paths: list[Path], threads: int) -> dict[str, object]:
+    """Whisper transcripts of ``paths``: corpus WER against ``references`` and each sentence's WER."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from asr import transcribe, wer
+
+    hyps = [transcribe(p, threads=threads) for p in paths]
+    return {"wer": round(wer(references, hyps), 4),
+            "per_sentence": [{"id": i, "ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)}
+                             for i, r, h in zip(ids, references, hyps, strict=True)]}
 
 
 def _dnsmos_mean(paths: list[Path]) -> float:
