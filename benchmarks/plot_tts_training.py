@@ -1,12 +1,14 @@
 """Plot a text-to-speech training run: validation mel L1, attention sharpness and WER by step.
 
-Reads the ``metrics.jsonl`` that ``facevox train tts`` writes into its ``--out`` folder (one
-JSON line per 25 training steps, and one with ``val_*`` keys per evaluation) and, optionally,
-``bench_tts.py --json`` results taken at given steps, and draws one PNG with three panels:
+Reads the ``metrics.jsonl`` that ``facevox train tts`` or ``facevox train tts-fastspeech``
+writes into its ``--out`` folder (JSON lines with a ``step``: training losses, and ``val_*``
+keys per evaluation) and, optionally, ``bench_tts.py --json`` results taken at given steps,
+and draws one PNG with up to three panels:
 
-1. validation L1 of the natural-log mel (before / after the postnet, teacher-forced);
-2. attention "focus" (mean largest weight per decoder step, 1 = one token at a time) and
-   "diagonal" (share of decoder steps within 2 tokens of the teacher path), held-out set;
+1. validation L1 of the natural-log mel (Tacotron: before / after the postnet; teacher-forced);
+2. Tacotron: attention "focus" (mean largest weight per decoder step, 1 = one token at a
+   time) and "diagonal" (share of decoder steps within 2 tokens of the teacher path),
+   held-out set; FastSpeech: the validation duration loss (MSE of ``log(1 + frames)``);
 3. word error rate of Whisper tiny.en per vocoder (from the benchmark JSON files).
 
 Usage::
@@ -43,10 +45,10 @@ def read_validation(metrics: Path) -> dict[str, list[tuple[int, float]]]:
         if not line.strip():
             continue
         rec = json.loads(line)
-        if "val_postnet" in rec:
+        if "val_mel" in rec or "val_postnet" in rec:
             by_step[int(rec["step"])] = rec
     if not by_step:
-        raise ValueError(f"{metrics} has no validation records (lines with val_postnet)")
+        raise ValueError(f"{metrics} has no validation records (lines with val_mel or val_postnet)")
     keys = sorted({k for rec in by_step.values() for k in rec if k.startswith("val_")})
     return {k: [(s, float(by_step[s][k])) for s in sorted(by_step) if k in by_step[s]] for k in keys}
 
@@ -79,16 +81,21 @@ def main(argv: list[str] | None = None) -> None:
     wer = read_wer(args.wer)
     panels = 3 if wer else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4))
-    for key, label in (("val_mel", "before postnet"), ("val_postnet", "after postnet")):
+    mel_label = "before postnet" if "val_postnet" in val else "mel"  # FastSpeech has no postnet
+    for key, label in (("val_mel", mel_label), ("val_postnet", "after postnet")):
         if key in val:
             axes[0].plot(*zip(*val[key], strict=True), marker=".", label=label)
     axes[0].set(title="validation mel L1 (log-mel)", xlabel="step")
     axes[0].legend()
-    for key, label in (("val_focus", "focus"), ("val_diagonal", "diagonal")):
-        if key in val:
-            axes[1].plot(*zip(*val[key], strict=True), marker=".", label=label)
-    axes[1].set(title="attention (held-out, teacher-forced)", xlabel="step", ylim=(0, 1.02))
-    axes[1].legend()
+    if "val_focus" in val or "val_diagonal" in val:  # Tacotron
+        for key, label in (("val_focus", "focus"), ("val_diagonal", "diagonal")):
+            if key in val:
+                axes[1].plot(*zip(*val[key], strict=True), marker=".", label=label)
+        axes[1].set(title="attention (held-out, teacher-forced)", xlabel="step", ylim=(0, 1.02))
+        axes[1].legend()
+    elif "val_duration" in val:  # FastSpeech
+        axes[1].plot(*zip(*val["val_duration"], strict=True), marker=".")
+        axes[1].set(title="validation duration loss (log frames, MSE)", xlabel="step", ylim=(0, None))
     if wer:
         for vocoder, points in wer.items():
             axes[2].plot(*zip(*points, strict=True), marker="o", label=vocoder)

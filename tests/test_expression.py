@@ -192,7 +192,8 @@ def test_train_writes_outputs_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     kwargs = {"batch_size": 28, "lr": 0.05, "variant": "resmasknet_small", "seed": 0, "threads": 1, "holdout": 14}
     best = train(data, out, epochs=2, low_res_fraction=0.5, crop=40, **kwargs)
-    for name in ["last.pt", "best.safetensors", "best.json", "history.json", "confusion.png", "recall.json"]:
+    for name in ["checkpoints/last.ckpt", "checkpoints/best.ckpt", "best.safetensors", "best.json", "history.json",
+                 "metrics.jsonl", "confusion.png", "recall.json"]:
         assert (out / name).is_file(), name
     recall = json.loads((out / "recall.json").read_text())
     assert set(recall["recall"]) == set(FER2013_LABELS) and len(recall["confusion"]) == 7

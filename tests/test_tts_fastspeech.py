@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -118,24 +119,33 @@ _TEXTS = ["a cat.", "a cab."]
 _TSVS = ["^\t2\nə\t5\n \t1\nk\t4\næ\t5\nt\t5\n.\t4\n$\t3\n", "^\t2\nə\t6\n \t1\nk\t4\næ\t6\nb\t6\n.\t4\n$\t3\n"]
 
 
+TINY = "n_mels=80,dim=32,heads=2,ffn_dim=48,encoder_layers=1,decoder_layers=1,duration_channels=16"
+
+
 def test_train_command_trains_resumes_and_exports(tmp_path: Path) -> None:
     from click.testing import CliRunner
-    from facevox import load_weights
-    from facevox_tts.train import export_weights
-    from facevox_tts.train_fastspeech import train_fastspeech_command
+    from facevox import load_pretrained, load_weights
+    from facevox_tts.train_fastspeech import export_weights, parse_model_config, train_fastspeech_command
 
     data = write_corpus(tmp_path / "corpus", _TEXTS, [0.5, 0.5], _TSVS)
     out = tmp_path / "run"
-    args = ["--data", str(data), "--out", str(out), "--val-count", "1", "--eval-every", "2", "--batch-size", "2"]
+    args = ["--data", str(data), "--out", str(out), "--val-count", "1", "--eval-every", "2", "--batch-size", "2",
+            "--model-config", TINY, "--accelerator", "cpu", "--precision", "32"]
     result = CliRunner().invoke(train_fastspeech_command, [*args, "--steps", "2"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "val_mel" in (out / "metrics.jsonl").read_text()
     result = CliRunner().invoke(train_fastspeech_command, [*args, "--steps", "3", "--resume"])
     assert result.exit_code == 0 and "at step 2" in result.output, result.output + repr(result.exception)
-    state = torch.load(out / "last.pt", weights_only=True)
-    assert state["step"] == 3 and state["arch"] == "fastspeech"
-    model = FastSpeech(FastSpeechConfig(n_symbols=len(SYMBOLS)))
-    load_weights(model, export_weights(out / "last.pt", tmp_path / "fs.safetensors"))
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["global_step"] == 3 and state["facevox"]["arch"] == "fastspeech"
+    validated = [r["step"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "val_mel" in r]
+    assert validated == [2, 3]  # every --eval-every steps and at the last step
+    model = FastSpeech(parse_model_config(TINY))
+    load_weights(model, export_weights(out / "checkpoints" / "last.ckpt", tmp_path / "fs.safetensors"))
+    best = load_pretrained(out / "best")  # the best weights as a save_pretrained folder
+    assert isinstance(best, FastSpeech) and best.config == parse_model_config(TINY)
+    with pytest.raises(Exception, match="is not field=value"):
+        parse_model_config("width=3")
     no_durations = write_corpus(tmp_path / "plain", _TEXTS, [0.5, 0.5])
     bad = CliRunner().invoke(train_fastspeech_command, ["--data", str(no_durations), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "teacher durations" in bad.output

@@ -3,7 +3,7 @@
 The public API is everything listed in ``__all__``; plugins (built-in or third-party) import
 only from here and from the documented public submodules (``facevox.audio``,
 ``facevox.images``, ``facevox.io``, ``facevox.batching``, ``facevox.datasets``, ``facevox.testing``,
-``facevox.compat``).
+``facevox.compat``, ``facevox.training``).
 """
 
 from __future__ import annotations

@@ -5,23 +5,33 @@ augmented on-tensor (random affine: rotation, scale, shift, horizontal flip; ran
 crops at the native pixel scale as in Khaireddin & Chen 2021; brightness and contrast jitter;
 random erasing), trained with class-weighted, label-smoothed cross-entropy (FER2013 is
 imbalanced: disgust has 436 images, happy 7,215) and AdamW (or SGD with Nesterov momentum) on
-a one-cycle schedule (Smith & Topin 2019), in bfloat16 autocast with channels-last tensors.
-``holdout`` training faces never trained on calibrate the softmax temperature at the end
-(:mod:`facevox_expression.calibration`).
+a one-cycle schedule (Smith & Topin 2019), optionally distilled from teachers
+(:mod:`facevox_expression.distill`). ``holdout`` training faces never trained on calibrate the
+softmax temperature at the end (:mod:`facevox_expression.calibration`).
 
-Every epoch it evaluates on the validation split (PublicTest) with flip test-time
+The loop is PyTorch Lightning's (:mod:`facevox.training`; the module is
+:class:`facevox_expression.lit.ExpressionModule`): ``--devices``, ``--num-nodes``,
+``--strategy ddp`` train on several processes or GPUs (``--batch-size`` is per process).
+Every epoch it evaluates on the whole validation split (PublicTest) with flip test-time
 augmentation and writes, under ``--out``:
 
-* ``last.pt``: model, optimizer, schedule and RNG state for ``--resume`` (``torch.save``;
-  loaded with ``weights_only=True``);
+* ``checkpoints/last.ckpt`` (every epoch; ``--resume`` continues from it) and
+  ``checkpoints/best.ckpt`` (best validation accuracy): Lightning checkpoints with the model,
+  optimiser, schedule, epoch counter and this recipe's history;
 * ``best.safetensors`` + ``best.json``: the best weights so far and their metrics (at the end
   also the fitted ``temperature`` and the validation ECE before and after it);
-* ``history.json``: per-epoch loss, accuracy and per-class recall;
+* ``history.json``: per-epoch loss, accuracy and per-class recall; ``metrics.jsonl``: the
+  logged values (:class:`facevox.training.JsonlLogger`);
 * at the end ``confusion.png`` and ``recall.json`` for the best weights.
+
+Runs started before the move to Lightning wrote ``last.pt``, which this code cannot resume:
+``--resume`` says so; start a new run, warm-started from the old run's weights if wanted
+(``--init OLD/best.safetensors``).
 
 Example::
 
     facevox train expression --data data/fer2013 --epochs 100 --out runs/expression
+    facevox train expression --data data/fer2013 --devices 2 --accelerator cpu --strategy ddp --threads 1
 """
 
 from __future__ import annotations
@@ -30,7 +40,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -41,17 +50,23 @@ from typing import Any
 import click
 import numpy as np
 import torch
-import torch.nn.functional as F
-from facevox.compat import cpu_has_bf16
 from facevox.datasets import FER2013_LABELS, load_fer2013
 from facevox.io import atomic_path, atomic_write_text
+from facevox.training import (
+    TrainingOptions,
+    build_trainer,
+    echo,
+    global_rank,
+    read_checkpoint,
+    resume_checkpoint,
+    training_command,
+)
 from safetensors.torch import load_file, save_file
 from torch import Tensor
-from tqdm import tqdm
 
-from facevox_expression.augment import augment, cutmix, normalize
+from facevox_expression.augment import normalize
 from facevox_expression.calibration import expected_calibration_error, fit_temperature, tta_probabilities
-from facevox_expression.distill import TeacherEnsemble, distillation_loss
+from facevox_expression.distill import TeacherEnsemble
 from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
 
 __all__ = ["command", "evaluate", "train"]
@@ -63,12 +78,13 @@ VARIANTS: dict[str, ResMaskNetConfig] = {"resmasknet": RESMASKNET, "resmasknet_s
 @torch.no_grad()
 def view_logits(model: ResMaskNet, images: Tensor, batch_size: int = 512, bf16: bool = False) -> Tensor:
     """Logits ``(2, N, K)`` float32 of ``(N, 48, 48)`` uint8 faces and of their mirror images
-    (the pipeline's flip test-time augmentation); the model is left in eval mode."""
+    (the pipeline's flip test-time augmentation), on the device of ``images``; the model is left
+    in eval mode."""
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
         x = normalize(images[i : i + batch_size]).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
             out.append(torch.stack([model(x).float(), model(torch.flip(x, dims=[-1])).float()]))
     return torch.cat(out, dim=1)
 
@@ -160,7 +176,7 @@ def _warm_start(model: ResMaskNet, path: Path, variant: str) -> None:
             f"{path} does not hold {variant!r} weights: {len(missing)} missing, {len(extra)} unexpected, "
             f"{len(wrong)} wrong-shape tensors (first: {(missing + extra + wrong)[0]})", param_hint="--init")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    tqdm.write(f"warm start from {path}", file=sys.stderr)
+    echo(f"warm start from {path}")
 
 
 def _save_safetensors(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
@@ -221,6 +237,13 @@ def train(
     teachers: Sequence[str | os.PathLike[str]] = (),
     kd_weight: float = 0.9,
     kd_temperature: float = 2.0,
+    *,
+    devices: int | str | list[int] = 1,
+    num_nodes: int = 1,
+    accelerator: str = "auto",
+    strategy: str = "auto",
+    precision: str | None = None,
+    gradient_clip: float | None = None,
 ) -> dict[str, Any]:
     """Train :class:`ResMaskNet` on FER2013 ``train`` and validate on ``val`` every epoch.
 
@@ -229,8 +252,8 @@ def train(
         out: output folder (created); see the module docstring for its files.
         epochs: total epochs of the one-cycle schedule; with ``resume`` it may differ from the
             original run (the remaining schedule is stretched, see :func:`lr_at`).
-        batch_size, lr, weight_decay: optimiser settings; ``lr`` is the one-cycle peak
-            (weight decay is not applied to biases and norm parameters).
+        batch_size, lr, weight_decay: optimiser settings (``batch_size`` per process); ``lr`` is
+            the one-cycle peak (weight decay is not applied to biases and norm parameters).
         optimizer_name: ``"adamw"`` (default; learns FER faster in short budgets) or ``"sgd"``
             (Nesterov momentum 0.9; use e.g. ``lr=0.04, weight_decay=5e-4``).
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
@@ -238,11 +261,11 @@ def train(
             (0: unweighted, 1: fully balanced).
         variant: architecture, a key of :data:`VARIANTS`.
         seed: seeds weights init, shuffling and augmentation.
-        threads: ``torch.set_num_threads`` (``None``: leave torch's default).
-        resume: continue from ``out/last.pt``.
-        bf16: bfloat16 autocast for the training forward pass; ``None`` (default): only on a
-            CPU with native bfloat16 (:func:`facevox.compat.cpu_has_bf16`; emulated, it is
-            about 10x slower than float32).
+        threads: ``torch.set_num_threads`` per process (``None``: leave torch's default).
+        resume: continue from ``out/checkpoints/last.ckpt``.
+        bf16: shorthand for ``precision``: ``True`` is ``"bf16-mixed"``, ``False`` ``"32-true"``;
+            ``None`` (default): ``precision``, whose default is bfloat16 only where it is native
+            (:func:`facevox.training.default_precision`; emulated, it is about 10x slower).
         low_res, low_res_fraction: progressive resizing: the first ``low_res_fraction`` of the
             epochs train on faces resampled to ``low_res`` pixels (about half the cost at 36),
             the rest at full 48 (the network is fully convolutional with global pooling).
@@ -253,7 +276,8 @@ def train(
             the validation split. ``0`` disables calibration.
         deadline: finish by this (aware) time: before each epoch the total number of epochs is
             lowered, if needed, to what the measured epoch times allow, and the learning-rate
-            schedule is shortened to match, so it always completes (not bit-reproducible).
+            schedule is shortened to match; Lightning's timer also stops at the end of the epoch
+            that passes it (not bit-reproducible).
         limit: use only the first ``limit`` shuffled training images (smoke tests).
         cutmix_p: probability that a batch is mixed with CutMix (Yun et al. 2019; box area
             from ``Beta(1, 1)``); the loss mixes both labels' cross-entropy by area. ``0``: off.
@@ -267,14 +291,20 @@ def train(
             again with ``resume``.
         kd_weight: with teachers, the loss is ``kd_weight * KD + (1 - kd_weight) * CE``.
         kd_temperature: softening temperature of the distillation targets (> 0).
+        devices, num_nodes, accelerator, strategy, precision, gradient_clip: the engine's
+            options (:class:`facevox.training.TrainingOptions`); ``gradient_clip`` ``None``: off.
 
     Raises:
         click.BadParameter: unknown ``variant``, ``epochs < 1``, ``holdout`` too large,
             ``cutmix_p`` outside ``[0, 1]``, an ``init_from`` or teacher that is not a matching
-            state dict, ``kd_weight`` outside ``[0, 1]`` or ``kd_temperature <= 0``.
+            state dict, ``kd_weight`` outside ``[0, 1]``, ``kd_temperature <= 0``, or ``bf16``
+            contradicting ``precision``.
+        click.ClickException: ``resume`` without a checkpoint (or with one of another variant,
+            or one that already has ``epochs`` epochs).
 
     Returns:
-        the best epoch's metrics (``best.json``).
+        the best epoch's metrics (``best.json``; on processes other than rank 0, before
+        calibration).
     """
     if variant not in VARIANTS:
         raise click.BadParameter(f"unknown variant {variant!r}; accepted: {', '.join(VARIANTS)}")
@@ -284,14 +314,31 @@ def train(
         raise click.BadParameter(f"cutmix_p must be in [0, 1], got {cutmix_p}")
     if not 0.0 <= kd_weight <= 1.0 or kd_temperature <= 0:
         raise click.BadParameter(f"kd_weight must be in [0, 1] and kd_temperature > 0, got {kd_weight}, {kd_temperature}")
+    if bf16 is not None:
+        wanted = "bf16-mixed" if bf16 else "32-true"
+        if precision is not None and TrainingOptions(Path(out), precision=precision).bf16 != bf16:
+            raise click.BadParameter(f"--{'' if bf16 else 'no-'}bf16 contradicts --precision {precision}")
+        precision = precision or wanted
+    options = TrainingOptions(out=Path(out), max_epochs=epochs, resume=resume, deadline=deadline, devices=devices,
+                              num_nodes=num_nodes, accelerator=accelerator, strategy=strategy, precision=precision,
+                              gradient_clip=gradient_clip)
     if threads:
         torch.set_num_threads(threads)
-    bf16 = cpu_has_bf16() if bf16 is None else bf16
     teacher = TeacherEnsemble(teachers, VARIANTS, variant) if teachers else None
     out = Path(out)
+    ckpt_path = resume_checkpoint(options, hint=f", warm-started from its weights if wanted: --init {out / 'best.safetensors'}")
+    if ckpt_path is not None:
+        state = read_checkpoint(ckpt_path).get("facevox", {})
+        done = int(state.get("epochs_done", 0))
+        if state.get("variant", variant) != variant:
+            raise click.ClickException(f"--resume: {ckpt_path} holds {state['variant']!r}, not --variant {variant!r}")
+        if done >= epochs:
+            raise click.ClickException(f"--resume: {ckpt_path} already has {done} epochs; pass --epochs > {done}")
+        old = int(state.get("epochs", epochs))
+        echo(f"resuming from {ckpt_path} at epoch {done}"
+             + (f" (schedule changed from {old} to {epochs} epochs)" if old != epochs else ""))
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
 
     t0 = time.time()
     tr_x, tr_y = (torch.from_numpy(a) for a in load_fer2013(data, "train"))
@@ -304,127 +351,47 @@ def train(
     tr_x, tr_y = tr_x[keep], tr_y[keep]
     counts = torch.bincount(tr_y, minlength=len(FER2013_LABELS)).float()
     class_weights = (counts.mean() / counts.clamp(min=1)).pow(class_weight_power)
-    tqdm.write(f"data: train {len(tr_y)} val {len(va_y)} ({time.time() - t0:.1f}s); "
-               f"class weights {[round(float(w), 2) for w in class_weights]}", file=sys.stderr)
+    echo(f"data: train {len(tr_y)} val {len(va_y)} ({time.time() - t0:.1f}s); "
+         f"class weights {[round(float(w), 2) for w in class_weights]}")
 
     config = VARIANTS[variant]
     model = ResMaskNet(config).to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
     if init_from is not None and not resume:
         _warm_start(model, Path(init_from), variant)
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if optimizer_name == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=lr)
-    elif optimizer_name == "sgd":
-        optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    else:
+    if optimizer_name not in ("adamw", "sgd"):
         raise click.BadParameter(f"unknown optimizer {optimizer_name!r}; accepted: adamw, sgd")
-    steps_per_epoch = len(tr_y) // batch_size
+    trainer = build_trainer(options, monitor="val_accuracy", mode="max")
+    world = trainer.world_size
+    steps_per_epoch = (len(tr_y) // world) // batch_size
+    if steps_per_epoch == 0:
+        raise click.BadParameter(f"{len(tr_y)} training faces over {world} process(es) make no batch of {batch_size}; "
+                                 "lower it or use fewer --devices", param_hint="--batch-size")
     settings = {"data": str(data), "epochs": epochs, "batch_size": batch_size, "lr": lr,
                 "optimizer": optimizer_name,
                 "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-                "class_weight_power": class_weight_power, "variant": variant, "seed": seed, "bf16": bf16,
+                "class_weight_power": class_weight_power, "variant": variant, "seed": seed, "bf16": options.bf16,
+                "precision": options.resolved_precision(), "processes": world,
                 "low_res": low_res, "low_res_fraction": low_res_fraction, "crop": crop, "holdout": holdout,
                 "cutmix_p": cutmix_p, "init_from": None if init_from is None else str(init_from),
                 "teachers": [str(t) for t in teachers], "kd_weight": kd_weight, "kd_temperature": kd_temperature,
                 "params": n_params, "config": asdict(config)}
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"accuracy": -1.0}
-    start_epoch = 0
-    last = out / "last.pt"
-    if resume:
-        if not last.is_file():
-            raise click.ClickException(f"--resume: no checkpoint at {last}")
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch = int(state["epoch"])
-        history = json.loads(state["history"])
-        best = json.loads(state["best"])
-        old_epochs = int(json.loads(state["schedule"])["epochs"])
-        if start_epoch >= epochs:
-            raise click.ClickException(f"--resume: {last} already has {start_epoch} epochs; pass --epochs > {start_epoch}")
-        tqdm.write(f"resumed from {last} at epoch {start_epoch}"
-                   + (f" (schedule changed from {old_epochs} to {epochs} epochs)" if old_epochs != epochs else ""),
-                   file=sys.stderr)
-    tqdm.write(f"model {variant}: {n_params / 1e6:.2f} M parameters; {epochs} epochs x {steps_per_epoch} steps",
-               file=sys.stderr)
+    from facevox_expression.lit import ExpressionModule  # imports lightning (seconds)
 
-    tty = sys.stderr.isatty()
-    epoch = start_epoch
-    while epoch < epochs:
-        if deadline is not None:
-            new_total = _fit_epochs(history, epoch, epochs, deadline, low_res, low_res_fraction, crop or tr_x.shape[-1])
-            if new_total != epochs:
-                tqdm.write(f"deadline {deadline:%H:%M %Z}: schedule shortened from {epochs} to {new_total} epochs",
-                           file=sys.stderr)
-                epochs = new_total
-                settings["epochs"] = epochs
-        model.train()
-        t_epoch = time.time()
-        order = torch.randperm(len(tr_y), generator=gen)
-        low = epoch < int(round(low_res_fraction * epochs))
-        side = low_res if low else (crop or tr_x.shape[-1])
-        total, correct, loss_sum = 0, 0, 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs} @{side}px", file=sys.stderr,
-                   mininterval=0.5 if tty else 60.0, leave=tty, dynamic_ncols=True)
-        for step in bar:
-            idx = order[step * batch_size : (step + 1) * batch_size]
-            x = augment(tr_x[idx], gen, size=side, crop=None if low else crop).contiguous(
-                memory_format=torch.channels_last)
-            y = tr_y[idx]
-            x, mix_perm, lam = cutmix(x, gen, p=cutmix_p) if cutmix_p else (x, None, 1.0)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, weight=class_weights, label_smoothing=label_smoothing)
-            if mix_perm is not None and lam < 1.0:
-                loss = lam * loss + (1.0 - lam) * F.cross_entropy(
-                    logits.float(), y[mix_perm], weight=class_weights, label_smoothing=label_smoothing)
-            if teacher is not None:
-                targets = teacher.soft_targets(x, kd_temperature, bf16=bf16)
-                loss = kd_weight * distillation_loss(logits, targets, kd_temperature) + (1.0 - kd_weight) * loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(epoch * steps_per_epoch + step, epochs * steps_per_epoch, lr)
-            optimizer.step()
-            total += len(y)
-            correct += int((logits.argmax(-1) == y).sum())
-            loss_sum += float(loss.detach()) * len(y)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}",
-                                lr=f"{optimizer.param_groups[0]['lr']:.4f}", refresh=tty)
-        bar.close()
-        metrics = evaluate(model, va_x, va_y, bf16=bf16)
-        record = {"epoch": epoch + 1, "side": side, "train_loss": round(loss_sum / total, 4),
-                  "train_accuracy": round(correct / total, 4), "val_accuracy": round(metrics["accuracy"], 4),
-                  "val_accuracy_noflip": round(metrics["accuracy_noflip"], 4), "recall": metrics["recall"],
-                  "seconds": round(time.time() - t_epoch, 1)}
-        history.append(record)
-        if metrics["accuracy"] > best["accuracy"]:
-            best = {**metrics, "epoch": epoch + 1, "settings": settings}
-            _save_safetensors(model, out / "best.safetensors",
-                              {"variant": variant, "epoch": str(epoch + 1), "val_accuracy": f"{metrics['accuracy']:.4f}"})
-            atomic_write_text(out / "best.json", json.dumps(best, indent=1))
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "schedule": json.dumps({"epochs": epochs, "steps_per_epoch": steps_per_epoch, "lr": lr}),
-                 "generator": gen.get_state(),
-                 "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
-                 "history": json.dumps(history), "best": json.dumps(best)}
-        with atomic_path(last) as tmp:
-            torch.save(state, tmp)
-        atomic_write_text(out / "history.json", json.dumps({"settings": settings, "epochs": history}, indent=1))
-        tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {record['train_loss']:.4f} train acc "
-                   f"{record['train_accuracy']:.4f} val acc {record['val_accuracy']:.4f} "
-                   f"(no flip {record['val_accuracy_noflip']:.4f}) best {best['accuracy']:.4f} "
-                   f"[{record['seconds']:.0f}s]", file=sys.stderr)
-        epoch += 1
+    module = ExpressionModule(
+        model, (tr_x, tr_y), (va_x, va_y), class_weights, out, settings, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, optimizer_name=optimizer_name, label_smoothing=label_smoothing, cutmix_p=cutmix_p,
+        low_res=low_res, low_res_fraction=low_res_fraction, crop=crop, seed=seed, bf16=options.bf16, teacher=teacher,
+        kd_weight=kd_weight, kd_temperature=kd_temperature, deadline=deadline)
+    echo(f"model {variant}: {n_params / 1e6:.2f} M parameters; {epochs} epochs x {steps_per_epoch} steps"
+         f" x {world} process(es); {options.resolved_precision()}")
+    trainer.fit(module, ckpt_path=ckpt_path)
+    if not trainer.is_global_zero:
+        return module.best
     if holdout:
         best = calibrate(out, ho_x, ho_y, variant, val=(va_x, va_y))
+    else:
+        best = json.loads((out / "best.json").read_text())
     finish(out)
     return best
 
@@ -470,9 +437,8 @@ def calibrate(out: str | os.PathLike[str], images: Tensor, labels: Tensor, varia
         best["ece_uncalibrated"] = round(expected_calibration_error(tta_probabilities(val_logits), va_y), 4)
         best["ece"] = round(expected_calibration_error(tta_probabilities(val_logits, temperature), va_y), 4)
     atomic_write_text(out / "best.json", json.dumps(best, indent=1))
-    tqdm.write(f"temperature {temperature} (held-out NLL {best['holdout_nll_before']} -> "
-               f"{best['holdout_nll_after']}); val ECE {best.get('ece_uncalibrated')} -> {best.get('ece')}",
-               file=sys.stderr)
+    echo(f"temperature {temperature} (held-out NLL {best['holdout_nll_before']} -> "
+         f"{best['holdout_nll_after']}); val ECE {best.get('ece_uncalibrated')} -> {best.get('ece')}")
     return best
 
 
@@ -483,13 +449,10 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
     return model.eval()
 
 
-@click.command("expression")
+@training_command("expression", default_out="runs/expression", epochs=100)
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="FER2013 folder root (<split>/<class>/*.jpg) or fer2013.csv.")
-@click.option("--out", default="runs/expression", show_default=True, type=click.Path(),
-              help="Folder for checkpoints, best weights, confusion matrix and recall.")
-@click.option("--epochs", default=100, show_default=True, type=click.IntRange(min=1), help="Epochs (one-cycle length).")
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2), help="Faces per step and process.")
 @click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Peak learning rate of the one-cycle schedule.")
 @click.option("--weight-decay", default=0.05, show_default=True, type=float)
@@ -500,10 +463,9 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Class-imbalance loss weighting: 0 none, 1 fully balanced.")
 @click.option("--variant", default="resmasknet", show_default=True, type=click.Choice(sorted(VARIANTS)))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1))
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (default: torch's).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads per process (default: torch's).")
 @click.option("--bf16/--no-bf16", default=None,
-              help="bfloat16 autocast (default: only on CPUs with native bfloat16, else float32).")
+              help="Shorthand for --precision bf16-mixed / 32-true (default: bfloat16 only where it is native).")
 @click.option("--low-res", default=36, show_default=True, type=click.IntRange(16, 48),
               help="Side of the faces in the first (progressive-resizing) epochs.")
 @click.option("--low-res-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
@@ -512,9 +474,6 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
               help="Train on random CROP x CROP windows of the 48 x 48 faces (48: whole faces).")
 @click.option("--holdout", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Training images held out to fit the softmax temperature (0: no calibration).")
-@click.option("--deadline", default=None, metavar="TIME",
-              help="Finish by this UTC time (ISO 8601, or HH:MM today): the epoch count and schedule "
-                   "are shortened to what the measured pace allows.")
 @click.option("--cutmix", "cutmix_p", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Probability that a batch is mixed with CutMix (0: off).")
 @click.option("--init", "init_from", default=None, type=click.Path(dir_okay=False),
@@ -526,34 +485,26 @@ def load_best(out: str | os.PathLike[str], variant: str = "resmasknet") -> ResMa
 @click.option("--kd-temperature", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="With --teacher: softening temperature of the targets.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), hidden=True)
-def command(data: str, out: str, epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer_name: str,
-            label_smoothing: float, class_weight_power: float, variant: str, seed: int, threads: int | None,
-            resume: bool, bf16: bool | None, low_res: int, low_res_fraction: float, crop: int, holdout: int,
-            deadline: str | None, limit: int | None, cutmix_p: float, init_from: str | None,
-            teachers: tuple[str, ...], kd_weight: float, kd_temperature: float) -> None:
+def command(training: TrainingOptions, data: str, batch_size: int, lr: float, weight_decay: float,
+            optimizer_name: str, label_smoothing: float, class_weight_power: float, variant: str, seed: int,
+            threads: int | None, bf16: bool | None, low_res: int, low_res_fraction: float, crop: int, holdout: int,
+            limit: int | None, cutmix_p: float, init_from: str | None, teachers: tuple[str, ...], kd_weight: float,
+            kd_temperature: float) -> None:
     """Train the expression CNN on FER2013 (train split), validating on val each epoch."""
-    when = _parse_deadline(deadline) if deadline else None
-    best = train(data, out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 optimizer_name=optimizer_name,
-                 label_smoothing=label_smoothing, class_weight_power=class_weight_power, variant=variant,
-                 seed=seed, threads=threads, resume=resume, bf16=bf16, low_res=low_res,
-                 low_res_fraction=low_res_fraction, crop=None if crop == 48 else crop, holdout=holdout,
-                 deadline=when, limit=limit, cutmix_p=cutmix_p, init_from=init_from, teachers=teachers,
-                 kd_weight=kd_weight, kd_temperature=kd_temperature)
-    click.echo(json.dumps({"best_epoch": best["epoch"], "val_accuracy": round(best["accuracy"], 4),
-                           "temperature": best.get("temperature"), "ece": best.get("ece"),
-                           "recall": best["recall"], "out": str(out)}))
-
-
-def _parse_deadline(text: str) -> datetime:
-    try:
-        if len(text) <= 5 and ":" in text:
-            hh, mm = (int(v) for v in text.split(":"))
-            return datetime.now(timezone.utc).replace(hour=hh, minute=mm, second=0, microsecond=0)
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not HH:MM or an ISO 8601 time", param_hint="--deadline") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    assert training.max_epochs is not None
+    best = train(data, training.out, epochs=training.max_epochs, batch_size=batch_size, lr=lr,
+                 weight_decay=weight_decay, optimizer_name=optimizer_name, label_smoothing=label_smoothing,
+                 class_weight_power=class_weight_power, variant=variant, seed=seed, threads=threads,
+                 resume=training.resume, bf16=bf16, low_res=low_res, low_res_fraction=low_res_fraction,
+                 crop=None if crop == 48 else crop, holdout=holdout, deadline=training.deadline, limit=limit,
+                 cutmix_p=cutmix_p, init_from=init_from, teachers=teachers, kd_weight=kd_weight,
+                 kd_temperature=kd_temperature, devices=training.devices, num_nodes=training.num_nodes,
+                 accelerator=training.accelerator, strategy=training.strategy, precision=training.precision,
+                 gradient_clip=training.gradient_clip)
+    if "epoch" in best and global_rank() == 0:
+        click.echo(json.dumps({"best_epoch": best["epoch"], "val_accuracy": round(best["accuracy"], 4),
+                               "temperature": best.get("temperature"), "ece": best.get("ece"),
+                               "recall": best["recall"], "out": str(training.out)}))
 
 
 if __name__ == "__main__":

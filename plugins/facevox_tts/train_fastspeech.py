@@ -4,41 +4,63 @@ Needs a corpus with teacher durations (``alignments/<id>.tsv``, as joe-tts has):
 onto the character tokens by :func:`facevox_tts.alignment.char_durations` and fitted to each
 cached mel's frame count. Loss: masked L1 on the log-mel + MSE on ``log(1 + frames)`` of every
 token (Ren et al. 2019). Adam with a linear warm-up (Transformer blocks need one, Vaswani et
-al. 2017), then the ``--lr-decay`` schedule. Length-bucketed batches; checkpoints
-(:func:`facevox_tts.train.save_checkpoint`) to ``OUT/last.pt`` and ``OUT/best.pt`` (lowest
-validation mel L1); metrics to ``OUT/metrics.jsonl``.
+al. 2017), then the ``--lr-decay`` schedule. Length-bucketed batches.
+
+The loop is PyTorch Lightning's (:mod:`facevox.training`; the module is
+:class:`facevox_tts.lit_fastspeech.FastSpeechModule`), so ``--devices``, ``--num-nodes`` and
+``--strategy ddp`` train on several processes or GPUs (``--batch-size`` and ``--batch-frames``
+are per process). Under ``--out``:
+
+* ``checkpoints/last.ckpt`` (every validation and every 100 steps; ``--resume`` continues from
+  it) and ``checkpoints/best.ckpt`` (lowest validation mel L1): Lightning checkpoints;
+* ``best/``: the best weights as a :func:`facevox.save_pretrained` folder
+  (``facevox.load_pretrained(OUT / "best")`` rebuilds the model) at the end;
+* ``metrics.jsonl``: training losses every 50 steps and each validation (``val_*`` keys),
+  one JSON object per line (``benchmarks/plot_tts_training.py`` plots them).
+
+Ship weights with :func:`export_weights` (``.ckpt`` or ``best/`` to ``.safetensors``). Runs
+started before the move to Lightning wrote ``last.pt``/``best.pt``: this code cannot resume
+them (``--resume`` says so); ``facevox_tts.train.export_weights`` still exports them.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import torch
 import torch.nn.functional as F
-from facevox import lengths_to_mask
-from torch import Tensor
-from tqdm import tqdm
-
-from .data import build_mel_cache, length_buckets, read_corpus
-from .fastspeech import FastSpeech, FastSpeechConfig
-from .text import SYMBOLS, EnglishCharacters
-from .train import (
-    TrainItem,
-    load_checkpoint,
-    parse_schedule,
-    prepare_items,
-    run_options,
-    save_checkpoint,
-    value_at,
+from facevox import config_from_dict, config_to_dict, lengths_to_mask
+from facevox.training import (
+    TrainingOptions,
+    build_trainer,
+    checkpoint_dir,
+    echo,
+    read_checkpoint,
+    resume_checkpoint,
+    training_command,
 )
+from torch import Tensor
 
-__all__ = ["DurationBatch", "fastspeech_loss", "fit_durations", "make_duration_batch", "train_fastspeech_command"]
+from .data import read_corpus
+from .fastspeech import FastSpeech, FastSpeechConfig
+from .text import SYMBOLS
+from .train import TrainItem, parse_schedule
+
+__all__ = [
+    "DurationBatch",
+    "export_weights",
+    "fastspeech_loss",
+    "fit_durations",
+    "make_duration_batch",
+    "parse_model_config",
+    "train_fastspeech_command",
+]
+
+PRETRAINED_NAME = "tts.fastspeech_joe"
+"""The registered model whose architecture the recipe trains (the name ``best/`` is saved under)."""
 
 
 @dataclass
@@ -110,116 +132,109 @@ def fastspeech_loss(model: FastSpeech, batch: DurationBatch, duration_weight: fl
     return {"total": mel + duration_weight * duration, "mel": mel, "duration": duration}
 
 
-@torch.no_grad()
-def _validate(model: FastSpeech, val: list[TrainItem], batch_size: int) -> dict[str, float]:
-    """Teacher-forced losses plus the free-running length ratio (predicted / true frames)."""
-    model.eval()
-    sums: dict[str, float] = {}
-    ratios = []
-    for i in range(0, len(val), batch_size):
-        batch = make_duration_batch(val[i : i + batch_size], model.config.mel_floor)
-        for k, v in fastspeech_loss(model, batch).items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(batch.tokens)
-        predicted = model.predict_durations(batch.tokens, batch.token_lengths).sum(-1)
-        ratios.extend((predicted.float() / batch.mel_lengths.float()).tolist())
-    model.train()
-    result = {f"val_{k}": v / len(val) for k, v in sums.items()}
-    result["infer_frames_ratio"] = sum(ratios) / len(ratios)
-    return result
+def parse_model_config(text: str) -> FastSpeechConfig:
+    """A :class:`FastSpeechConfig` from ``"field=value,field=value"`` overrides of the default.
+
+    Raises:
+        click.BadParameter: a pair is not ``field=value``, an unknown field (the accepted ones
+            are listed) or a value of the wrong type.
+    """
+    base = config_to_dict(FastSpeechConfig(n_symbols=len(SYMBOLS)))
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in base:
+            raise click.BadParameter(f"{part!r} is not field=value with a field of {sorted(base)}",
+                                     param_hint="--model-config")
+        try:
+            base[key] = type(base[key])(value.strip())
+        except ValueError:
+            raise click.BadParameter(f"{key}={value!r}: expected a {type(base[key]).__name__}",
+                                     param_hint="--model-config") from None
+    return config_from_dict(FastSpeechConfig, base)
 
 
-@click.command("tts-fastspeech")
-@run_options("runs/tts-fastspeech", "LJSpeech-layout corpus with teacher durations (metadata.csv, wavs/ or audio/, alignments/).")
-@click.option("--steps", default=40000, show_default=True, type=click.IntRange(1), help="Total optimiser steps.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Largest batch.")
+def _model_from_checkpoint(path: str) -> FastSpeech:
+    state = read_checkpoint(path)
+    recipe = state.get("facevox", {})
+    if recipe.get("arch") != "fastspeech":
+        raise click.UsageError(f"{path} is not a FastSpeech checkpoint of `facevox train tts-fastspeech`")
+    model = FastSpeech(config_from_dict(FastSpeechConfig, json.loads(recipe["config"])))
+    prefix = "model."
+    model.load_state_dict({k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)})
+    return model
+
+
+def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
+    """Write the model of a training checkpoint as shipped weights (a ``.safetensors`` state dict).
+
+    Args:
+        checkpoint: ``OUT/checkpoints/last.ckpt`` or ``best.ckpt`` of this recipe, or its
+            ``OUT/best`` folder.
+        path: destination ``.safetensors`` (written atomically).
+        dtype: cast to this dtype (``float16`` halves the file); ``None`` keeps float32.
+
+    Returns:
+        ``path``.
+    """
+    from facevox import load_pretrained, save_weights
+
+    model = load_pretrained(checkpoint) if Path(checkpoint).is_dir() else _model_from_checkpoint(str(checkpoint))
+    return save_weights(model, path, dtype=dtype)
+
+
+@training_command("tts-fastspeech", default_out="runs/tts-fastspeech", steps=40000, gradient_clip=1.0)
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="LJSpeech-layout corpus with teacher durations (metadata.csv, wavs/ or audio/, alignments/).")
+@click.option("--cache", "cache_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Mel cache folder [default: OUT/mels].")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads per process.")
+@click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1),
+              help="Random seed, 0 .. 2**63 - 1.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Largest batch (per process).")
 @click.option("--batch-frames", default=4000, show_default=True, type=click.IntRange(100),
               help="Budget of padded mel frames per batch (B x T_max).")
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate after warm-up.")
 @click.option("--warmup", default=1000, show_default=True, type=click.IntRange(0), help="Linear warm-up steps.")
 @click.option("--lr-decay", default="", help="step:lr pairs: the learning rate from that step on, e.g. 20000:5e-4.")
 @click.option("--eval-every", default=500, show_default=True, type=click.IntRange(1), help="Validation interval.")
+@click.option("--model-config", default="", metavar="FIELD=VALUE,...",
+              help="FastSpeechConfig changes for a new run, e.g. dim=128,decoder_layers=2 "
+                   "(a resumed run keeps its checkpoint's).")
 def train_fastspeech_command(
-    data_dir: Path, out_dir: Path, cache_dir: Path | None, resume: bool, steps: int, batch_size: int,
-    batch_frames: int, threads: int, lr: float, warmup: int, lr_decay: str, val_count: int, eval_every: int,
-    seed: int,
+    training: TrainingOptions, data_dir: Path, cache_dir: Path | None, threads: int, val_count: int, seed: int,
+    batch_size: int, batch_frames: int, lr: float, warmup: int, lr_decay: str, eval_every: int, model_config: str,
 ) -> None:
     """Train the FastSpeech acoustic model on a corpus with teacher durations."""
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
     lr_schedule = parse_schedule(lr_decay, float, "--lr-decay")
+    config = parse_model_config(model_config)
     utts = read_corpus(data_dir)
     if not any(u.alignment is not None for u in utts):
         raise click.UsageError(f"{data_dir} has no alignments/<id>.tsv teacher durations; this model needs them")
+    ckpt = resume_checkpoint(training)
+    out_dir = Path(training.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache = cache_dir or out_dir / "mels"
-    build_mel_cache(utts, cache)
-    items = [it for it in prepare_items(utts, cache, EnglishCharacters()) if it.durations is not None]
-    order = list(range(len(items)))
-    random.Random(1234).shuffle(order)  # the same held-out set as `facevox train tts`
-    val = [items[i] for i in order[:val_count]]
-    train = [items[i] for i in order[val_count:]]
-    if not train:
-        raise click.UsageError(f"{len(items)} utterances with durations: none left after {val_count} held out")
-    ckpt = out_dir / "last.pt"
-    step, best = 0, float("inf")
-    state = None
-    if resume and ckpt.is_file():
-        loaded, state = load_checkpoint(ckpt)
-        if not isinstance(loaded, FastSpeech):
-            raise click.UsageError(f"{ckpt} is a {type(loaded).__name__} checkpoint, not a FastSpeech one")
-        model = loaded
+    if ckpt is not None:
+        model = _model_from_checkpoint(ckpt)
+        echo(f"resumed from {ckpt} at step {int(read_checkpoint(ckpt)['global_step'])}")
     else:
-        model = FastSpeech(FastSpeechConfig(n_symbols=len(SYMBOLS)))
-    optim = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
-    if state is not None:
-        optim.load_state_dict(state["optim"])
-        step = int(state["step"])
-        best = json.loads(state["extra"]).get("best", best)
-        print(f"resumed from {ckpt} at step {step}")
-    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(train)} train / {len(val)} val")
-    rng = random.Random(seed + step)
-    lengths = [it.mel.shape[1] for it in train]
-    bar = tqdm(total=steps, initial=step, desc="train tts-fastspeech", mininterval=30)
-    model.train()
-    t0 = time.time()
-    with open(out_dir / "metrics.jsonl", "a") as log:
-        while step < steps:
-            for idx in length_buckets(lengths, batch_frames, batch_size, rng):
-                if step >= steps:
-                    break
-                rate = value_at(lr_schedule, step, lr) * min(1.0, (step + 1) / max(warmup, 1))
-                for group in optim.param_groups:
-                    group["lr"] = rate
-                losses = fastspeech_loss(model, make_duration_batch([train[i] for i in idx], model.config.mel_floor))
-                optim.zero_grad(set_to_none=True)
-                losses["total"].backward()
-                grad = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-                if math.isfinite(grad):
-                    optim.step()
-                step += 1
-                bar.update(1)
-                if step % 50 == 0:
-                    rec = {k: round(float(v.detach()), 4) for k, v in losses.items()}
-                    rec.update(step=step, lr=rate, B=len(idx), s_per_step=round((time.time() - t0) / 50, 2),
-                               grad=round(grad, 2))
-                    t0 = time.time()
-                    log.write(json.dumps(rec) + "\n")
-                    log.flush()
-                    bar.set_postfix(mel=rec["mel"], dur=rec["duration"])
-                if step % eval_every == 0 or step == steps:
-                    metrics = {k: round(v, 4) for k, v in _validate(model, val, batch_size).items()}
-                    metrics["step"] = step
-                    log.write(json.dumps(metrics) + "\n")
-                    log.flush()
-                    tqdm.write(json.dumps(metrics))
-                    if metrics["val_mel"] < best:
-                        best = metrics["val_mel"]
-                        save_checkpoint(out_dir / "best.pt", model, optim, step, {"best": best, **metrics})
-                    save_checkpoint(ckpt, model, optim, step, {"best": best})
-                    t0 = time.time()
-                elif step % 100 == 0:
-                    save_checkpoint(ckpt, model, optim, step, {"best": best})
-    bar.close()
+        torch.manual_seed(seed)
+        model = FastSpeech(config)
+    from .lit_fastspeech import FastSpeechModule  # imports lightning (seconds)
+
+    module = FastSpeechModule(model, utts, cache_dir or out_dir / "mels", val_count=val_count, batch_size=batch_size,
+                              batch_frames=batch_frames, lr=lr, warmup=warmup, lr_schedule=lr_schedule, seed=seed)
+    trainer = build_trainer(training, monitor="val_mel", mode="min", val_check_interval=eval_every,
+                            checkpoint_every_n_steps=100)
+    trainer.fit(module, ckpt_path=ckpt)
+    best = checkpoint_dir(out_dir) / "best.ckpt"
+    if trainer.is_global_zero and best.is_file():
+        from facevox import save_pretrained
+
+        save_pretrained(_model_from_checkpoint(str(best)), out_dir / "best", name=PRETRAINED_NAME)
+        echo(f"best weights: {out_dir / 'best'} (facevox.load_pretrained)")
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m facevox_tts.train_fastspeech`
