@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from facevox.io import atomic_write_text
+from facevox.registry import FacevoxError
 
 __all__ = ["BatchEngine", "BatchJobError", "ShardPlan", "plan_shards", "run_sharded"]
 
@@ -47,7 +48,7 @@ class BatchEngine(str, Enum):
     RAY = "ray"
 
 
-class BatchJobError(RuntimeError):
+class BatchJobError(FacevoxError, RuntimeError):
     """A batch job that cannot start: a mismatched output folder, Ray missing or unreachable."""
 
 
