@@ -44,13 +44,14 @@ from facevox.io import atomic_path, atomic_write_text
 from torch import Tensor, nn
 
 from .ae import AEConfig, ConvAutoencoder
-from .blocks import Bottleneck, ConvBlock
+from .blocks import Bottleneck
 from .cvae import ConditionalVAE, CVAEConfig
 from .grid import make_grid, save_png
+from .guide import GuideCNN, PretrainedGuide
 from .metrics import ssim
 from .vae import ConvVAE, VAEConfig
 
-__all__ = ["GuideCNN", "TrainSettings", "evaluate_reconstruction", "train", "train_commands"]
+__all__ = ["TrainSettings", "evaluate_reconstruction", "train", "train_commands"]
 
 _KINDS: dict[str, tuple[type[nn.Module], type]] = {
     "face-ae": (ConvAutoencoder, AEConfig),
@@ -74,37 +75,14 @@ class TrainSettings:
     identity_weight: float = 0.1  # CVAE: weight of sum((x_target - x)**2)
     ssim_weight: float = 0.0  # weight of (1 - SSIM(x, x_hat)) per image beside the summed squared error
     guide_pretrain_steps: int = 300  # CVAE: steps training the guide CNN alone before the CVAE starts
+    guide_model: str = ""  # CVAE: registered expression classifier used, frozen, as the guide ("": GuideCNN)
+    guide_weights: str = ""  # CVAE: .safetensors weights of guide_model ("": its shipped weights)
     seed: int = 0  # seed of initialisation, shuffling and augmentation
     bf16: bool | None = None  # bf16 autocast; None: only where native (facevox.compat.cpu_has_bf16)
     limit: int = 0  # use only the first N shuffled training images (0: all); for smoke tests
     val_limit: int = 0  # use only N validation images for per-epoch metrics (0: all)
     max_minutes: float = 0.0  # wall-clock budget of this invocation (0: none); the lr schedule follows
     # max(step / total_steps, elapsed / budget) and training stops at the budget after saving
-
-
-class GuideCNN(nn.Module):
-    """Small expression classifier used only as the CVAE's training guide (not shipped).
-
-    ``(B, 1, 48, 48)`` float32 in ``[0, 1]`` -> logits ``(B, num_labels)``. Inputs are first
-    blurred (Gaussian, sigma 1.5 px), so the guide judges face shape, not pixel patterns: without
-    it the decoder learned dotted adversarial textures that fool the guide.
-    """
-
-    def __init__(self, num_labels: int = 7) -> None:
-        super().__init__()
-        t = torch.arange(7, dtype=torch.float32) - 3
-        g = torch.exp(-(t**2) / (2 * 1.5**2))
-        g = g / g.sum()
-        self.register_buffer("blur", (g[:, None] * g[None, :])[None, None], persistent=False)
-        self.net = nn.Sequential(
-            ConvBlock(1, 32, 2), ConvBlock(32, 32), ConvBlock(32, 64, 2), ConvBlock(64, 64),
-            ConvBlock(64, 128, 2), ConvBlock(128, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Dropout(0.3), nn.Linear(128, num_labels),
-        )
-
-    def forward(self, images: Tensor) -> Tensor:
-        blurred = F.conv2d(F.pad(images, (3, 3, 3, 3), mode="replicate"), self.blur.to(images.dtype))
-        return self.net(blurred * 2.0 - 1.0)
 
 
 def _aux_head(latent_dim: int) -> nn.Module:
@@ -265,10 +243,10 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
     is_vae = settings.kind != "face-ae"
     conditional = settings.kind == "face-cvae"
     aux = _aux_head(config.latent_dim) if settings.aux_weight > 0 and not conditional else None
-    guide = GuideCNN(config.num_labels) if conditional else None
+    guide = _make_guide(settings, model) if conditional else None
     params = list(model.parameters()) + (list(aux.parameters()) if aux else [])
     opt = torch.optim.Adam(params, lr=settings.lr)
-    guide_opt = torch.optim.Adam(guide.parameters(), lr=1e-3) if guide else None
+    guide_opt = torch.optim.Adam(guide.parameters(), lr=1e-3) if guide is not None and guide.trainable else None
 
     click.echo(f"loading {data} ...", err=True)
     x_train, y_train = _load(data, "train", settings.limit, settings.seed)
@@ -289,7 +267,7 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                 aux.load_state_dict(state["aux"])
             except RuntimeError:
                 click.echo("auxiliary head changed; starting it afresh", err=True)
-        if guide is not None and guide_opt is not None:
+        if guide is not None and guide_opt is not None and "guide" in state:
             guide.load_state_dict(state["guide"])
             guide_opt.load_state_dict(state["guide_opt"])
         start_epoch, step, history = state["epoch"], state["step"], json.loads(state["history"])
@@ -358,15 +336,15 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                     ce = F.cross_entropy(aux(z.float()), y)
                     loss = loss + settings.aux_weight * ce
                     logs["aux_ce"] = ce.item()
-                if guide is not None and guide_opt is not None:
+                if guide is not None:
                     ramp = min(1.0, step / max(1, steps_per_epoch // 2))
                     target = torch.randint(0, config.num_labels, (len(y),), generator=gen)
                     morphed = model.decode(z, target)
-                    guide.eval()
+                    guide.train(not guide.trainable)  # trained guide: no dropout; frozen guide: random views
                     guide.requires_grad_(False)
-                    g_ce = F.cross_entropy(guide(morphed).float(), target)
+                    g_ce = F.cross_entropy(guide(morphed.float()).float(), target)
                     ident = (morphed.float() - x).pow(2).flatten(1).sum(1).mean()
-                    guide.requires_grad_(True)
+                    guide.requires_grad_(guide.trainable)
                     loss = loss + ramp * (settings.guide_weight * g_ce + settings.identity_weight * ident)
                     logs["guide_ce"], logs["ident"] = g_ce.item(), ident.item()
             opt.zero_grad(set_to_none=True)
@@ -402,13 +380,24 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
                                  "history": json.dumps(history)}
         if aux is not None:
             extra["aux"] = aux.state_dict()
-        if guide is not None and guide_opt is not None:
+        if guide is not None and guide_opt is not None:  # a frozen pretrained guide is not saved
             extra["guide"], extra["guide_opt"] = guide.state_dict(), guide_opt.state_dict()
         _save_checkpoint(out, model, extra, settings)
         atomic_write_text(out / "history.json", json.dumps(history, indent=2))
         _epoch_grid(model, settings.kind, val, out / f"grid_epoch{epoch + 1:03d}.png", settings.seed)
         click.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}), err=True)
     return metrics
+
+
+def _make_guide(settings: TrainSettings, model: ConditionalVAE) -> GuideCNN | PretrainedGuide:
+    """The CVAE's guide: ``settings.guide_model`` frozen (see :mod:`facevox_face.guide`), else a GuideCNN."""
+    if not settings.guide_model:
+        if settings.guide_weights:
+            raise click.BadParameter("--guide-weights needs --guide-model (the registered name of those weights)",
+                                     param_hint="--guide-weights")
+        return GuideCNN(model.num_labels)
+    weights = Path(settings.guide_weights) if settings.guide_weights else None
+    return PretrainedGuide(settings.guide_model, weights, tuple(model.labels))
 
 
 def _pretrain_guide(guide: GuideCNN, opt: torch.optim.Optimizer, x_train: Tensor, y_train: Tensor,
@@ -471,6 +460,12 @@ def _make_command(kind: str) -> click.Command:
     @click.option("--identity-weight", type=float, default=defaults.identity_weight, show_default=True)
     @click.option("--guide-pretrain-steps", type=click.IntRange(0), default=defaults.guide_pretrain_steps,
                   show_default=True, help="CVAE: steps training the guide CNN alone first.")
+    @click.option("--guide-model", default="", metavar="NAME",
+                  help="CVAE: a registered expression classifier used frozen as the guide, e.g. "
+                  "expression.resmasknet_small (default: a small CNN trained alongside).")
+    @click.option("--guide-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                  help="CVAE: .safetensors weights of --guide-model (e.g. a facevox train expression run's "
+                  "best.safetensors); default: its shipped weights.")
     @click.option("--init", type=click.Path(exists=True, path_type=Path), default=None,
                   help="Start from another run's model.safetensors (e.g. a face-vae run for face-cvae).")
     @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
@@ -484,11 +479,13 @@ def _make_command(kind: str) -> click.Command:
     def command(data: Path, epochs: int, out: Path, resume: bool, threads: int | None, batch_size: int, lr: float,
                 latent_dim: int | None, beta: float | None, bottleneck: str | None, channels: str | None,
                 ssim_weight: float, aux_weight: float, guide_weight: float,
-                identity_weight: float, guide_pretrain_steps: int, init: Path | None, seed: int, bf16: bool | None, limit: int, val_limit: int,
+                identity_weight: float, guide_pretrain_steps: int, guide_model: str, guide_weights: Path | None,
+                init: Path | None, seed: int, bf16: bool | None, limit: int, val_limit: int,
                 max_minutes: float) -> None:
         settings = TrainSettings(kind=kind, epochs=epochs, batch_size=batch_size, lr=lr, aux_weight=aux_weight,
                                  guide_weight=guide_weight, identity_weight=identity_weight, ssim_weight=ssim_weight,
-                                 guide_pretrain_steps=guide_pretrain_steps, seed=seed, bf16=bf16,
+                                 guide_pretrain_steps=guide_pretrain_steps, guide_model=guide_model,
+                                 guide_weights=str(guide_weights or ""), seed=seed, bf16=bf16,
                                  limit=limit, val_limit=val_limit, max_minutes=max_minutes)
         overrides: dict[str, Any] = {}
         if latent_dim is not None:
