@@ -1,4 +1,4 @@
-"""TTS plugin: teacher-duration attention targets, the Tacotron model, a training step, the trainer."""
+"""TTS plugin: teacher-duration attention targets, the Tacotron model, a training step (the trainer: test_tts_train.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from facevox_tts.alignment import attention_target, beta_binomial_prior, char_du
 from facevox_tts.tacotron import Tacotron, TacotronConfig
 from facevox_tts.text import SYMBOLS, EnglishCharacters
 from facevox_tts.train import TrainItem, alignment_metrics, make_batch, tacotron_loss
-from tts_corpus import write_corpus
 
 # "hello, in the world." as the teacher (espeak) phonemises it: "in the" is one word.
 _TSV = "^\t4\nh\t3\nə\t2\nl\t3\nˈ\t1\no\t4\nʊ\t3\n,\t10\n \t6\nɪ\t2\nn\t2\nð\t2\nə\t2\n \t1\nw\t3\nˈ\t1\nɜ\t4\nː\t2\nl\t3\nd\t3\n.\t7\n$\t5\n"
@@ -188,42 +187,3 @@ def test_infer_stops_when_the_stop_token_fires() -> None:
         out = model.infer(tokens, lengths, max_decoder_steps=200)
     assert int(out.mel_lengths[0]) < 400 and out.mel.shape[2] == int(out.mel_lengths[0])
     assert out.reached_cap.tolist() == [False]
-
-
-def test_train_command_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-    from facevox_tts.train import export_weights, train_command
-
-    data = write_corpus(tmp_path / "corpus", ["A cat.", "The dog ran.", "Hello there, friend!"], [0.4, 0.5, 0.6])
-    out = tmp_path / "run"
-    args = ["--data", str(data), "--out", str(out), "--val-count", "1", "--eval-every", "2", "--batch-size", "2"]
-    result = CliRunner().invoke(train_command, [*args, "--steps", "2"])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    assert (out / "last.pt").is_file() and list(out.glob("align_*.png"))
-    assert len(list((out / "mels").glob("*.npy"))) == 3
-    result = CliRunner().invoke(train_command, [*args, "--steps", "3", "--resume", "--lr-decay", "2:1e-5"])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    assert "resumed" in result.output and "at step 2" in result.output
-    state = torch.load(out / "last.pt", weights_only=True)
-    assert state["step"] == 3
-    assert state["optim"]["param_groups"][0]["lr"] == pytest.approx(1e-5)  # the decayed rate was used
-    bad = CliRunner().invoke(train_command, [*args, "--steps", "4", "--resume", "--lr-decay", "2=1e-5"])
-    assert bad.exit_code == 2 and "--lr-decay" in bad.output and "step:value" in bad.output
-    weights = export_weights(out / "last.pt", tmp_path / "w.safetensors")
-    model = Tacotron(TacotronConfig(n_symbols=len(SYMBOLS)))
-    import facevox
-
-    facevox.load_weights(model, weights)
-
-
-def test_schedules_parse_and_step() -> None:
-    import click
-    from facevox_tts.train import parse_schedule, value_at
-
-    lr = parse_schedule("6500:2.5e-4, 4300:5e-4", float, "--lr-decay")
-    assert lr == [(4300, 5e-4), (6500, 2.5e-4)]
-    assert [value_at(lr, s, 1e-3) for s in (0, 4299, 4300, 6499, 6500, 10**6)] == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
-    assert parse_schedule("", float, "--lr-decay") == []
-    for text in ("0:350,0:400", "-1:350", "0:abc", "350"):
-        with pytest.raises(click.BadParameter, match="--curriculum|step"):
-            parse_schedule(text, int, "--curriculum")

@@ -1,22 +1,45 @@
 """Training recipe for :class:`facevox_tts.tacotron.Tacotron` (``facevox train tts``).
 
 Teacher-forced training on an LJSpeech-layout corpus with a mel cache, length-bucketed batches
-(short utterances first), L1 mel loss before and after the postnet, stop-token BCE and --
-when the corpus has teacher durations (``alignments/``) -- an attention-supervision loss
-towards the near-exact character path of :mod:`facevox_tts.alignment` plus that path, blurred,
-multiplied into the attention as a prior early in training (annealed to zero). Without
-durations a beta-binomial prior is used (Badlani et al. 2021) and no attention loss.
+(short utterances first: ``--curriculum``), L1 mel loss before and after the postnet, stop-token
+BCE and -- when the corpus has teacher durations (``alignments/``) -- an attention-supervision
+loss towards the near-exact character path of :mod:`facevox_tts.alignment` plus that path,
+blurred, multiplied into the attention as a prior early in training (annealed to zero over
+``--prior-steps``). Without durations a beta-binomial prior is used (Badlani et al. 2021) and
+no attention loss.
 
-Checkpoints (model + optimiser + step; ``torch.load(weights_only=True)``) go to ``OUT/last.pt``
-and ``OUT/best.pt``; validation alignments are plotted to ``OUT/align_<step>.png``.
+The loop is PyTorch Lightning's (:mod:`facevox.training`; the module is
+:class:`facevox_tts.lit_tacotron.TacotronModule`), so ``--devices``, ``--num-nodes`` and
+``--strategy ddp`` train on several processes or GPUs (``--batch-size`` and ``--batch-frames``
+are per process), ``--precision`` and ``--deadline`` work as for every recipe. Under ``--out``:
+
+* ``checkpoints/last.ckpt`` (every validation and every 100 steps; ``--resume`` continues from
+  it: weights, optimiser, schedule, step counter) and ``checkpoints/best.ckpt`` (lowest
+  held-out mel L1 after the postnet once past ``--prior-steps``; before that, the first
+  validation's): Lightning checkpoints, loaded with ``weights_only=True``;
+* ``best/``: the best weights as a :func:`facevox.save_pretrained` folder of
+  ``tts.tacotron_joe``'s architecture (``facevox.load_pretrained(OUT / "best")``) at the end;
+* ``metrics.jsonl``: training losses (``total``, ``mel``, ``postnet``, ``stop``, ``attention``,
+  ``focus``, ``diagonal``, ``prior``, ``B``, ``T``, ``lr``, ``grad``, ``s_per_step``) every 25 steps
+  and each validation (``val_*``, ``infer_cap_hit``, ``infer_frames_ratio``), one JSON object
+  with a ``step`` per line (``benchmarks/plot_tts_training.py`` plots them);
+* ``align_<step>.png``: the free-running alignment of the shortest held-out utterance at each
+  validation; ``val_ids.txt``: the held-out utterances.
+
+Ship weights with :func:`export_weights`. Runs started before the move to Lightning wrote
+``last.pt``/``best.pt``: they restart (``--resume`` on such a folder says so; start a new run
+in another ``--out``), and :func:`export_weights` still exports their weights.
+
+Example::
+
+    facevox train tts --data data/joe-tts --out runs/tts --steps 7500
+    facevox train tts --data data/joe-tts --out runs/tts --steps 7500 --resume
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,36 +50,42 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from facevox import AcousticModel, config_from_dict, config_to_dict, lengths_to_mask
-from facevox.io import atomic_path
-from facevox.roles import DecoderCapWarning
+from facevox import AcousticModel, config_from_dict, lengths_to_mask
+from facevox.training import (
+    TrainingOptions,
+    build_trainer,
+    checkpoint_dir,
+    echo,
+    read_checkpoint,
+    resume_checkpoint,
+    training_command,
+)
 from torch import Tensor
-from tqdm import tqdm
 
 from .alignment import attention_target, beta_binomial_prior, char_durations, read_durations
-from .data import Utterance, build_mel_cache, length_buckets, load_mel, read_corpus
+from .data import Utterance, load_mel, read_corpus
 from .fastspeech import FastSpeech, FastSpeechConfig
 from .tacotron import Tacotron, TacotronConfig
 from .text import SYMBOLS, EnglishCharacters
 
 __all__ = [
+    "PRETRAINED_NAME",
     "Batch",
     "TrainItem",
     "alignment_metrics",
     "export_weights",
     "make_batch",
     "parse_schedule",
-    "load_checkpoint",
     "prepare_items",
-    "run_options",
-    "save_checkpoint",
     "tacotron_loss",
     "train_command",
     "value_at",
 ]
 
-_V = TypeVar("_V")
+PRETRAINED_NAME = "tts.tacotron_joe"
+"""The registered model whose architecture the recipe trains (the name ``best/`` is saved under)."""
 
+_V = TypeVar("_V")
 
 @dataclass
 class TrainItem:
@@ -100,7 +129,7 @@ def prepare_items(utterances: list[Utterance], cache: Path, processor: EnglishCh
             unmatched += durations is None
         items.append(TrainItem(u.uid, torch.tensor(ids), load_mel(cache, u.uid).half(), durations, text))
     if unmatched:
-        print(f"teacher durations unmatched for {unmatched} of {len(items)} utterances (beta-binomial prior used)")
+        echo(f"teacher durations unmatched for {unmatched} of {len(items)} utterances (beta-binomial prior used)")
     return items
 
 
@@ -151,24 +180,29 @@ def make_batch(items: list[TrainItem], r: int, mel_floor: float) -> Batch:
 def tacotron_loss(model: Tacotron, batch: Batch, use_prior: bool, attention_weight: float) -> dict[str, Tensor]:
     """Teacher-forced losses: ``mel`` (L1 before + after postnet), ``stop`` (BCE, pos_weight 5),
     ``attention`` (cross-entropy of the weights to the teacher path, per decoder step),
-    ``total``; plus the output's ``alignments`` under key ``"alignments"``."""
+    ``total`` (0-dim float32 tensors); plus the output's ``alignments`` ``(B, T_dec, L)`` float32
+    under key ``"alignments"``. ``batch`` is on the model's device; under mixed precision the
+    losses are computed in float32."""
     out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths, batch.prior if use_prior else None)
     t = batch.mels.shape[2]
     valid = lengths_to_mask(batch.mel_lengths, t).unsqueeze(1).float()  # (B, 1, T)
     n = valid.sum() * batch.mels.shape[1]
     assert out.mel_before_postnet is not None and out.stop_logits is not None and out.alignments is not None
-    mel = ((out.mel_before_postnet - batch.mels).abs() * valid).sum() / n
-    post = ((out.mel - batch.mels).abs() * valid).sum() / n
-    stop_target = (torch.arange(t).unsqueeze(0) >= (batch.mel_lengths.unsqueeze(1) - 1)).float()
+    mel = ((out.mel_before_postnet.float() - batch.mels).abs() * valid).sum() / n
+    post = ((out.mel.float() - batch.mels).abs() * valid).sum() / n
+    alignments = out.alignments.float()
+    device = batch.mels.device
+    stop_target = (torch.arange(t, device=device).unsqueeze(0) >= (batch.mel_lengths.unsqueeze(1) - 1)).float()
     stop = F.binary_cross_entropy_with_logits(
-        out.stop_logits, stop_target, weight=valid[:, 0], pos_weight=torch.tensor(5.0), reduction="sum"
+        out.stop_logits.float(), stop_target, weight=valid[:, 0], pos_weight=torch.tensor(5.0, device=device),
+        reduction="sum",
     ) / valid.sum()
     r = model.reduction_factor
-    dec_valid = lengths_to_mask((batch.mel_lengths + r - 1) // r, out.alignments.shape[1]) & batch.has_target[:, None]
-    ce = -(batch.target * torch.log(out.alignments + 1e-6)).sum(-1)  # (B, T_dec)
+    dec_valid = lengths_to_mask((batch.mel_lengths + r - 1) // r, alignments.shape[1]) & batch.has_target[:, None]
+    ce = -(batch.target * torch.log(alignments + 1e-6)).sum(-1)  # (B, T_dec)
     att = (ce * dec_valid).sum() / dec_valid.sum().clamp_min(1)
     total = mel + post + stop + attention_weight * att
-    return {"total": total, "mel": mel, "postnet": post, "stop": stop, "attention": att, "alignments": out.alignments}
+    return {"total": total, "mel": mel, "postnet": post, "stop": stop, "attention": att, "alignments": alignments}
 
 
 def alignment_metrics(alignments: Tensor, batch: Batch, r: int) -> dict[str, float]:
@@ -182,80 +216,6 @@ def alignment_metrics(alignments: Tensor, batch: Batch, r: int) -> dict[str, flo
         return {"focus": focus, "diagonal": float("nan")}
     close = (alignments.argmax(-1) - batch.target.argmax(-1)).abs() <= 2
     return {"focus": focus, "diagonal": float((close & v).sum() / v.sum())}
-
-
-def _plot(alignment: np.ndarray, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.imshow(alignment.T, aspect="auto", origin="lower", interpolation="none")
-    ax.set_xlabel("decoder step")
-    ax.set_ylabel("token")
-    ax.set_title(title[:90], fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-
-
-_ARCHS: dict[str, tuple[type[AcousticModel], type]] = {
-    "tacotron": (Tacotron, TacotronConfig),
-    "fastspeech": (FastSpeech, FastSpeechConfig),
-}
-
-
-def save_checkpoint(
-    path: Path, model: Tacotron | FastSpeech, optim: torch.optim.Optimizer, step: int, extra: dict
-) -> None:
-    """Write a training checkpoint atomically: model and optimiser state, step, the model's
-    architecture name and config as JSON, and ``extra`` (JSON); loads with ``weights_only=True``."""
-    arch = next(name for name, (cls, _) in _ARCHS.items() if isinstance(model, cls))
-    with atomic_path(path) as tmp:
-        torch.save(
-            {"model": model.state_dict(), "optim": optim.state_dict(), "step": step, "arch": arch,
-             "config": json.dumps(config_to_dict(model.config)), "extra": json.dumps(extra)},
-            tmp,
-        )
-
-
-def load_checkpoint(path: str | Path) -> tuple[Tacotron | FastSpeech, dict]:
-    """The model of a :func:`save_checkpoint` file, built from its architecture and config with
-    its weights loaded, and the whole checkpoint dict (``optim``, ``step``, ``extra``...)."""
-    state = torch.load(path, weights_only=True)
-    cls, config_cls = _ARCHS[state.get("arch", "tacotron")]  # checkpoints before "arch" are Tacotron's
-    model = cls(config_from_dict(config_cls, json.loads(state["config"])))
-    model.load_state_dict(state["model"])
-    return model, state
-
-
-@torch.no_grad()
-def _validate(model: Tacotron, val: list[TrainItem], out: Path, step: int, batch_size: int) -> dict[str, float]:
-    model.eval()
-    r = model.reduction_factor
-    sums: dict[str, float] = {}
-    count = 0
-    for i in range(0, len(val), batch_size):
-        batch = make_batch(val[i : i + batch_size], r, model.config.mel_floor)
-        losses = tacotron_loss(model, batch, use_prior=False, attention_weight=1.0)
-        metrics = alignment_metrics(losses["alignments"], batch, r)
-        for k, v in [*((k, float(v)) for k, v in losses.items() if k != "alignments"), *metrics.items()]:
-            sums[k] = sums.get(k, 0.0) + v * len(batch.tokens)
-        count += len(batch.tokens)
-    result = {f"val_{k}": v / count for k, v in sums.items()}
-    # Free-running check on the shortest validation item.
-    item = min(val, key=lambda it: len(it.tokens))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DecoderCapWarning)  # reported as infer_cap_hit
-        free = model.infer(item.tokens[None], torch.tensor([len(item.tokens)]))
-    assert free.alignments is not None
-    result["infer_cap_hit"] = float(any(free.capped()))
-    result["infer_frames_ratio"] = float(free.mel_lengths[0]) / item.mel.shape[1]
-    _plot(free.alignments[0].numpy(), f"step {step} free-running: {item.text}", out / f"align_{step:06d}.png")
-    model.train()
-    return result
 
 
 def parse_schedule(text: str, cast: Callable[[str], _V], option: str) -> list[tuple[int, _V]]:
@@ -293,43 +253,74 @@ def value_at(schedule: list[tuple[int, _V]], step: int, default: _V) -> _V:
     return value
 
 
-def run_options(default_out: str, data_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Click options shared by the TTS trainers: ``--data``, ``--out``, ``--cache``, ``--resume``,
-    ``--threads``, ``--val-count`` and ``--seed`` (parameters ``data_dir``, ``out_dir``,
-    ``cache_dir``, ``resume``, ``threads``, ``val_count``, ``seed``)."""
-    folder = click.Path(file_okay=False, path_type=Path)
-    options = [
-        click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help=data_help),
-        click.option("--out", "out_dir", default=Path(default_out), show_default=True, type=folder,
-                     help="Checkpoints, logs and plots."),
-        click.option("--cache", "cache_dir", default=None, type=folder, help="Mel cache folder [default: OUT/mels]."),
-        click.option("--resume/--no-resume", default=False, help="Continue from OUT/last.pt."),
-        click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads."),
-        click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances."),
-        click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1),
-                     help="Random seed, 0 .. 2**63 - 1."),
-    ]
-
-    def apply(command: Callable[..., None]) -> Callable[..., None]:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return apply
+_ARCHS: dict[str, tuple[type[AcousticModel], type]] = {
+    "tacotron": (Tacotron, TacotronConfig),
+    "fastspeech": (FastSpeech, FastSpeechConfig),
+}
 
 
-@click.command("tts")
-@run_options("runs/tts", "LJSpeech-layout corpus: metadata.csv + wavs/ or audio/ (+ optional alignments/).")
-@click.option("--steps", default=20000, show_default=True, type=click.IntRange(1), help="Total optimiser steps.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Largest batch.")
+def _model_from_checkpoint(path: str | Path) -> Tacotron | FastSpeech:
+    """The model of a training checkpoint, built from the architecture and config it records.
+
+    Reads a Lightning checkpoint of ``facevox train tts`` or ``tts-fastspeech``
+    (``state_dict`` + ``facevox``), or a ``last.pt``/``best.pt`` of the training code before
+    Lightning (``model`` + ``arch`` + ``config``).
+
+    Raises:
+        click.UsageError: neither (the file is named).
+    """
+    state = read_checkpoint(path)
+    if "state_dict" in state and "arch" in state.get("facevox", {}):
+        recipe = state["facevox"]
+        prefix = "model."
+        weights = {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+        arch, config = recipe["arch"], recipe["config"]
+    elif "model" in state and "config" in state:  # before Lightning; before "arch" only Tacotron existed
+        weights, arch, config = state["model"], state.get("arch", "tacotron"), state["config"]
+    else:
+        raise click.UsageError(f"{path} is not a checkpoint of `facevox train tts` or `facevox train tts-fastspeech`")
+    cls, config_cls = _ARCHS[arch]
+    model = cls(config_from_dict(config_cls, json.loads(config)))
+    model.load_state_dict(weights)
+    return model  # type: ignore[return-value]
+
+
+def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
+    """Write the model of a training checkpoint as shipped weights (a ``.safetensors`` state dict).
+
+    Args:
+        checkpoint: ``OUT/checkpoints/last.ckpt`` or ``best.ckpt`` of ``facevox train tts`` (or
+            of ``tts-fastspeech``), the run's ``OUT/best`` folder, or a ``last.pt``/``best.pt``
+            of a run from before the move to Lightning.
+        path: destination ``.safetensors`` (written atomically).
+        dtype: cast to this dtype (``float16`` halves the file); ``None`` keeps float32.
+
+    Returns:
+        ``path``.
+    """
+    from facevox import load_pretrained, save_weights
+
+    model = load_pretrained(checkpoint) if Path(checkpoint).is_dir() else _model_from_checkpoint(checkpoint)
+    return save_weights(model, path, dtype=dtype)
+
+
+@training_command("tts", default_out="runs/tts", steps=20000, gradient_clip=1.0)
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="LJSpeech-layout corpus: metadata.csv + wavs/ or audio/ (+ optional alignments/).")
+@click.option("--cache", "cache_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Mel cache folder [default: OUT/mels].")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1), help="torch CPU threads per process.")
+@click.option("--val-count", default=48, show_default=True, type=click.IntRange(1), help="Held-out utterances.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1),
+              help="Random seed, 0 .. 2**63 - 1.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Largest batch (per process).")
 @click.option("--batch-frames", default=9000, show_default=True, type=click.IntRange(100),
               help="Budget of padded mel frames per batch (B x T_max).")
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate.")
-@click.option("--lr-decay", default="", show_default=True,
+@click.option("--lr-decay", default="",
               help="step:lr pairs: the learning rate from that step on (piecewise constant), e.g. 4300:5e-4,6500:2.5e-4.")
 @click.option("--reduction-factor", default=4, show_default=True, type=click.IntRange(1, 8),
-              help="Mel frames per decoder step (new runs only).")
+              help="Mel frames per decoder step (new runs only; a resumed run keeps its checkpoint's).")
 @click.option("--attention-weight", default=1.0, show_default=True, type=float, help="Attention-loss weight.")
 @click.option("--prior-steps", default=1500, show_default=True, type=click.IntRange(0),
               help="Steps over which the attention prior is annealed away.")
@@ -337,111 +328,42 @@ def run_options(default_out: str, data_help: str) -> Callable[[Callable[..., Non
               help="step:max_frames pairs: utterances longer than max_frames are left out until then.")
 @click.option("--eval-every", default=250, show_default=True, type=click.IntRange(1), help="Validation interval.")
 def train_command(
-    data_dir: Path, out_dir: Path, cache_dir: Path | None, resume: bool, steps: int, batch_size: int,
-    batch_frames: int, threads: int, lr: float, lr_decay: str, reduction_factor: int, attention_weight: float,
-    prior_steps: int, curriculum: str, val_count: int, eval_every: int, seed: int,
+    training: TrainingOptions, data_dir: Path, cache_dir: Path | None, threads: int, val_count: int, seed: int,
+    batch_size: int, batch_frames: int, lr: float, lr_decay: str, reduction_factor: int, attention_weight: float,
+    prior_steps: int, curriculum: str, eval_every: int,
 ) -> None:
     """Train the Tacotron acoustic model on an LJSpeech-layout corpus."""
     torch.set_num_threads(threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache = cache_dir or out_dir / "mels"
     schedule = parse_schedule(curriculum, int, "--curriculum")
     if not schedule or schedule[0][0] != 0:
         raise click.BadParameter("needs a pair for step 0, e.g. 0:350,1500:900", param_hint="--curriculum")
     lr_schedule = parse_schedule(lr_decay, float, "--lr-decay")
+    ckpt = resume_checkpoint(training)
+    out_dir = Path(training.out)
     utts = read_corpus(data_dir)
-    build_mel_cache(utts, cache)
-    processor = EnglishCharacters()
-    items = prepare_items(utts, cache, processor)
-    rng = random.Random(seed)
-    order = list(range(len(items)))
-    random.Random(1234).shuffle(order)
-    val = [items[i] for i in order[:val_count]]
-    train = [items[i] for i in order[val_count:]]
-    (out_dir / "val_ids.txt").write_text("\n".join(it.uid for it in val) + "\n")
-    ckpt = out_dir / "last.pt"
-    step, best = 0, float("inf")
-    if resume and ckpt.is_file():
-        loaded, state = load_checkpoint(ckpt)
-        if not isinstance(loaded, Tacotron):
-            raise click.UsageError(f"{ckpt} is a {type(loaded).__name__} checkpoint, not a Tacotron one")
-        model = loaded
-        optim = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-6, weight_decay=1e-6)
-        optim.load_state_dict(state["optim"])
-        step = int(state["step"])
-        best = json.loads(state["extra"]).get("best", best)
-        print(f"resumed from {ckpt} at step {step}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if ckpt is not None:
+        model = _model_from_checkpoint(ckpt)
+        if not isinstance(model, Tacotron):
+            raise click.UsageError(f"{ckpt} is a {type(model).__name__} checkpoint, not a Tacotron one")
+        echo(f"resumed from {ckpt} at step {int(read_checkpoint(ckpt)['global_step'])}")
     else:
+        torch.manual_seed(seed)
         model = Tacotron(TacotronConfig(n_symbols=len(SYMBOLS), reduction_factor=reduction_factor))
-        optim = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-6, weight_decay=1e-6)
-    r = model.reduction_factor
-    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(train)} train / {len(val)} val")
-    lengths = [it.mel.shape[1] for it in train]
-    log = open(out_dir / "metrics.jsonl", "a")
-    bar = tqdm(total=steps, initial=step, desc="train tts", mininterval=30)
-    model.train()
-    t0 = time.time()
-    while step < steps:
-        max_len = value_at(schedule, step, schedule[0][1])
-        for idx in length_buckets(lengths, batch_frames, batch_size, rng, max_len):
-            if step >= steps:
-                break
-            use_prior = rng.random() < max(0.0, 1.0 - step / max(prior_steps, 1))
-            for group in optim.param_groups:
-                group["lr"] = value_at(lr_schedule, step, lr)
-            batch = make_batch([train[i] for i in idx], r, model.config.mel_floor)
-            losses = tacotron_loss(model, batch, use_prior, attention_weight)
-            optim.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            grad = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-            if math.isfinite(grad):
-                optim.step()
-            step += 1
-            bar.update(1)
-            if step % 25 == 0:
-                rec = {k: round(float(v.detach()), 4) for k, v in losses.items() if k != "alignments"}
-                rec.update(alignment_metrics(losses["alignments"].detach(), batch, r))
-                rec.update(step=step, prior=use_prior, B=len(idx), T=int(batch.mels.shape[2]),
-                           s_per_step=round((time.time() - t0) / 25, 2), grad=round(grad, 2))
-                t0 = time.time()
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-                bar.set_postfix(mel=rec["postnet"], att=rec["attention"], focus=round(rec["focus"], 2))
-            if step % eval_every == 0 or step == steps:
-                metrics = _validate(model, val, out_dir, step, batch_size)
-                metrics["step"] = step
-                log.write(json.dumps({k: round(v, 4) for k, v in metrics.items()}) + "\n")
-                log.flush()
-                tqdm.write(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
-                score = metrics["val_postnet"]
-                if score < best and step > prior_steps:
-                    best = score
-                    save_checkpoint(out_dir / "best.pt", model, optim, step, {"best": best, **metrics})
-                save_checkpoint(ckpt, model, optim, step, {"best": best})
-                t0 = time.time()
-            elif step % 100 == 0:
-                save_checkpoint(ckpt, model, optim, step, {"best": best})
-                t0 = time.time()
-    bar.close()
-    log.close()
+    from .lit_tacotron import MONITOR, TacotronModule  # imports lightning (seconds)
 
+    module = TacotronModule(model, utts, cache_dir or out_dir / "mels", out_dir, val_count=val_count,
+                            batch_size=batch_size, batch_frames=batch_frames, lr=lr, lr_schedule=lr_schedule,
+                            attention_weight=attention_weight, prior_steps=prior_steps, curriculum=schedule, seed=seed)
+    trainer = build_trainer(training, monitor=MONITOR, mode="min", val_check_interval=eval_every,
+                            checkpoint_every_n_steps=100, log_every_n_steps=25)
+    trainer.fit(module, ckpt_path=ckpt)
+    best = checkpoint_dir(out_dir) / "best.ckpt"
+    if trainer.is_global_zero and best.is_file():
+        from facevox import save_pretrained
 
-def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
-    """Write the model of a training checkpoint (``last.pt``/``best.pt``) as shipped weights.
-
-    Args:
-        checkpoint: a checkpoint written by :func:`save_checkpoint` (``facevox train tts`` or
-            ``facevox train tts-fastspeech``).
-        path: destination ``.safetensors`` (written atomically).
-        dtype: cast to this dtype (``float16`` halves the file); ``None`` keeps float32.
-
-    Returns:
-        ``path``.
-    """
-    from facevox import save_weights
-
-    model, _ = load_checkpoint(checkpoint)
-    return save_weights(model, path, dtype=dtype)
+        save_pretrained(_model_from_checkpoint(best), out_dir / "best", name=PRETRAINED_NAME)
+        echo(f"best weights: {out_dir / 'best'} (facevox.load_pretrained)")
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m facevox_tts.train`, same as `facevox train tts`
