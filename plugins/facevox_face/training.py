@@ -423,7 +423,9 @@ def _guide_metrics(model: ConditionalVAE, guide: GuideCNN, val: Tensor, y_val: T
     guide.eval()
     model.eval()
     n = min(len(val), 1024)
-    acc = float((guide(val[:n]).argmax(1) == y_val[:n]).float().mean())
+    pick = torch.linspace(0, len(val) - 1, n).long()  # spread over the split (folder layouts are sorted by class)
+    val, y_val = val[pick], y_val[pick]
+    acc = float((guide(val).argmax(1) == y_val).float().mean())
     target = torch.arange(n) % model.num_labels
     morphed = torch.cat([model.decode(model.encode(val[i : i + 256]), target[i : i + 256]) for i in range(0, n, 256)])
     rate = float((guide(morphed).argmax(1) == target).float().mean())
