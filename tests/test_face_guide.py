@@ -10,7 +10,7 @@ import facevox
 import pytest
 import torch
 from facevox.cli import main
-from facevox_face.guide import PretrainedGuide, gaussian_blur
+from facevox_face.guide import GuideEnsemble, PretrainedGuide, gaussian_blur
 
 from tests.test_face_train import _fer_csv
 
@@ -61,6 +61,25 @@ def test_pretrained_guide_reorders_labels_to_the_cvae() -> None:
         assert torch.allclose(guide(faces), plain(faces).flip(1), atol=1e-5)
 
 
+def test_guide_ensemble_averages_member_probabilities(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    small = facevox.create_model("expression.resmasknet_small", pretrained=False)
+    weights = facevox.save_weights(small, tmp_path / "small.safetensors")
+    members = [PretrainedGuide("expression.resmasknet", None, _LABELS),
+               PretrainedGuide("expression.resmasknet_small", weights, _LABELS)]
+    ensemble = GuideEnsemble(members).eval()
+    faces = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        p = [torch.softmax(m(faces), 1) for m in members]
+        out = ensemble(faces)
+    assert torch.allclose(out.exp(), (p[0] + p[1]) / 2, atol=1e-5)  # log of the mean probability
+    assert torch.allclose(out.exp().sum(1), torch.ones(3), atol=1e-5)
+    assert not torch.allclose(p[0], p[1], atol=1e-3)  # two different members, so the mean is not trivial
+    assert ensemble.trainable is False and not any(q.requires_grad for q in ensemble.parameters())
+    with pytest.raises(ValueError, match="at least one member"):
+        GuideEnsemble([])
+
+
 def test_pretrained_guide_refuses_unusable_models(tmp_path: Path) -> None:
     with pytest.raises(click.BadParameter, match="ships no weights"):
         PretrainedGuide("expression.resmasknet_small", None, _LABELS)
@@ -91,3 +110,14 @@ def test_face_cvae_trains_with_a_frozen_guide_from_the_cli(tmp_path: Path,
     assert "guide" not in torch.load(out / "state.pt", weights_only=True)  # a frozen guide is not saved
     assert main([*args[:-4], "--guide-weights", str(weights), "--out", str(tmp_path / "b")]) == 2
     assert "--guide-weights needs --guide-model" in capsys.readouterr().err
+    # an ensemble: one --guide-weights per --guide-model, or none
+    pair = [*args, "--guide-model", "expression.resmasknet", "--out", str(tmp_path / "c")]
+    assert main(pair) == 2
+    assert "1 --guide-weights for 2 --guide-model" in capsys.readouterr().err
+    assert main([*pair[:-1], str(tmp_path / "d"), "--guide-weights", str(weights)]) == 2
+    assert "do not fit ResMaskNet" in capsys.readouterr().err  # weights pair with models in order
+    base = facevox.save_weights(facevox.create_model("expression.resmasknet", pretrained=False),
+                                tmp_path / "base.safetensors")
+    assert main([*pair[:-1], str(tmp_path / "d"), "--guide-weights", str(base)]) == 0
+    settings = json.loads((tmp_path / "d" / "settings.json").read_text())
+    assert settings["guide_model"] == "expression.resmasknet_small,expression.resmasknet"

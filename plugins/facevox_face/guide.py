@@ -4,7 +4,7 @@ Classifier guidance (Fader Networks, Lample et al. 2017; AttGAN, He et al. 2019)
 CVAE so that a face decoded with a random target label is classified as that label. Two guides:
 
 * :class:`GuideCNN`: a small CNN trained alongside the CVAE on blurred real faces (the
-  original recipe; weak: about 26 % PublicTest accuracy when the CVAE finished).
+  original recipe; weak, and the decoder learns pixel patterns that fool it).
 * :class:`PretrainedGuide`: a frozen facevox expression classifier trained beforehand
   (``facevox train expression --variant resmasknet_small``) and loaded through the public
   registry, seen through random views (expectation over transformation, Athalye et al. 2018:
@@ -12,6 +12,10 @@ CVAE so that a face decoded with a random target label is classified as that lab
   patterns that fool one fixed view. It must not be the model that later judges the morphs
   (``benchmarks/bench_face.py`` uses the shipped ``expression.resmasknet``); a guide of another
   architecture and seed keeps that measure independent.
+* :class:`GuideEnsemble`: several frozen guides, each with its own random view, their
+  probabilities averaged. A morph must convince classifiers of different architectures and
+  seeds at once, which transfers better to an unseen judge than fooling one (Liu et al. 2017,
+  "Delving into transferable adversarial examples").
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from torch import Tensor, nn
 
 from .blocks import ConvBlock
 
-__all__ = ["GuideCNN", "PretrainedGuide", "gaussian_blur"]
+__all__ = ["GuideCNN", "GuideEnsemble", "PretrainedGuide", "gaussian_blur"]
 
 
 def gaussian_blur(images: Tensor, sigma: float | Tensor) -> Tensor:
@@ -136,3 +140,30 @@ class PretrainedGuide(nn.Module):
             images = self._view(images)
         x = (images.expand(-1, self.mean.shape[1], -1, -1) - self.mean) / self.std
         return self.classifier(x).float()[:, self.order]
+
+
+class GuideEnsemble(nn.Module):
+    """Frozen :class:`PretrainedGuide` members judged together.
+
+    ``forward(images)``: ``(B, 1, H, W)`` float in ``[0, 1]`` -> ``(B, 7)`` float32 log of the
+    members' mean probability (so ``F.cross_entropy`` on it is the NLL of the ensemble). Each
+    member draws its own random view in training mode.
+
+    Args:
+        members: one or more frozen guides over the same label order.
+
+    Raises:
+        ValueError: ``members`` is empty.
+    """
+
+    trainable = False
+
+    def __init__(self, members: list[PretrainedGuide]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a guide ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: Tensor) -> Tensor:
+        logp = torch.stack([F.log_softmax(m(images), dim=1) for m in self.members])
+        return torch.logsumexp(logp, dim=0) - torch.log(torch.tensor(float(len(self.members))))

@@ -47,7 +47,7 @@ from .ae import AEConfig, ConvAutoencoder
 from .blocks import Bottleneck
 from .cvae import ConditionalVAE, CVAEConfig
 from .grid import make_grid, save_png
-from .guide import GuideCNN, PretrainedGuide
+from .guide import GuideCNN, GuideEnsemble, PretrainedGuide
 from .metrics import ssim
 from .vae import ConvVAE, VAEConfig
 
@@ -75,8 +75,8 @@ class TrainSettings:
     identity_weight: float = 0.1  # CVAE: weight of sum((x_target - x)**2)
     ssim_weight: float = 0.0  # weight of (1 - SSIM(x, x_hat)) per image beside the summed squared error
     guide_pretrain_steps: int = 300  # CVAE: steps training the guide CNN alone before the CVAE starts
-    guide_model: str = ""  # CVAE: registered expression classifier used, frozen, as the guide ("": GuideCNN)
-    guide_weights: str = ""  # CVAE: .safetensors weights of guide_model ("": its shipped weights)
+    guide_model: str = ""  # CVAE: frozen registered expression classifier(s) as the guide, comma-separated ("": GuideCNN)
+    guide_weights: str = ""  # CVAE: their .safetensors weights, comma-separated, one per model ("": shipped weights)
     seed: int = 0  # seed of initialisation, shuffling and augmentation
     bf16: bool | None = None  # bf16 autocast; None: only where native (facevox.compat.cpu_has_bf16)
     limit: int = 0  # use only the first N shuffled training images (0: all); for smoke tests
@@ -389,15 +389,22 @@ def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, 
     return metrics
 
 
-def _make_guide(settings: TrainSettings, model: ConditionalVAE) -> GuideCNN | PretrainedGuide:
-    """The CVAE's guide: ``settings.guide_model`` frozen (see :mod:`facevox_face.guide`), else a GuideCNN."""
-    if not settings.guide_model:
-        if settings.guide_weights:
+def _make_guide(settings: TrainSettings, model: ConditionalVAE) -> GuideCNN | PretrainedGuide | GuideEnsemble:
+    """The CVAE's guide: ``settings.guide_model`` frozen (one, or an ensemble: see :mod:`facevox_face.guide`),
+    else a GuideCNN trained alongside."""
+    names = [n for n in settings.guide_model.split(",") if n]
+    weights = [Path(w) for w in settings.guide_weights.split(",") if w]
+    if not names:
+        if weights:
             raise click.BadParameter("--guide-weights needs --guide-model (the registered name of those weights)",
                                      param_hint="--guide-weights")
         return GuideCNN(model.num_labels)
-    weights = Path(settings.guide_weights) if settings.guide_weights else None
-    return PretrainedGuide(settings.guide_model, weights, tuple(model.labels))
+    if weights and len(weights) != len(names):
+        raise click.BadParameter(f"{len(weights)} --guide-weights for {len(names)} --guide-model: give one per "
+                                 "model, in the same order, or none (their shipped weights)",
+                                 param_hint="--guide-weights")
+    members = [PretrainedGuide(n, weights[i] if weights else None, tuple(model.labels)) for i, n in enumerate(names)]
+    return members[0] if len(members) == 1 else GuideEnsemble(members)
 
 
 def _pretrain_guide(guide: GuideCNN, opt: torch.optim.Optimizer, x_train: Tensor, y_train: Tensor,
@@ -462,12 +469,12 @@ def _make_command(kind: str) -> click.Command:
     @click.option("--identity-weight", type=float, default=defaults.identity_weight, show_default=True)
     @click.option("--guide-pretrain-steps", type=click.IntRange(0), default=defaults.guide_pretrain_steps,
                   show_default=True, help="CVAE: steps training the guide CNN alone first.")
-    @click.option("--guide-model", default="", metavar="NAME",
+    @click.option("--guide-model", multiple=True, metavar="NAME",
                   help="CVAE: a registered expression classifier used frozen as the guide, e.g. "
-                  "expression.resmasknet_small (default: a small CNN trained alongside).")
-    @click.option("--guide-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                  "expression.resmasknet_small; repeat for an ensemble (default: a small CNN trained alongside).")
+    @click.option("--guide-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
                   help="CVAE: .safetensors weights of --guide-model (e.g. a facevox train expression run's "
-                  "best.safetensors); default: its shipped weights.")
+                  "best.safetensors), one per --guide-model in the same order; default: their shipped weights.")
     @click.option("--init", type=click.Path(exists=True, path_type=Path), default=None,
                   help="Start from another run's model.safetensors (e.g. a face-vae run for face-cvae).")
     @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
@@ -481,13 +488,14 @@ def _make_command(kind: str) -> click.Command:
     def command(data: Path, epochs: int, out: Path, resume: bool, threads: int | None, batch_size: int, lr: float,
                 latent_dim: int | None, beta: float | None, bottleneck: str | None, channels: str | None,
                 ssim_weight: float, aux_weight: float, guide_weight: float,
-                identity_weight: float, guide_pretrain_steps: int, guide_model: str, guide_weights: Path | None,
+                identity_weight: float, guide_pretrain_steps: int, guide_model: tuple[str, ...],
+                guide_weights: tuple[Path, ...],
                 init: Path | None, seed: int, bf16: bool | None, limit: int, val_limit: int,
                 max_minutes: float) -> None:
         settings = TrainSettings(kind=kind, epochs=epochs, batch_size=batch_size, lr=lr, aux_weight=aux_weight,
                                  guide_weight=guide_weight, identity_weight=identity_weight, ssim_weight=ssim_weight,
-                                 guide_pretrain_steps=guide_pretrain_steps, guide_model=guide_model,
-                                 guide_weights=str(guide_weights or ""), seed=seed, bf16=bf16,
+                                 guide_pretrain_steps=guide_pretrain_steps, guide_model=",".join(guide_model),
+                                 guide_weights=",".join(str(w) for w in guide_weights), seed=seed, bf16=bf16,
                                  limit=limit, val_limit=val_limit, max_minutes=max_minutes)
         overrides: dict[str, Any] = {}
         if latent_dim is not None:
