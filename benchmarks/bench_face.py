@@ -24,7 +24,7 @@ Prints (and optionally writes as JSON):
 Usage::
 
     python benchmarks/bench_face.py /path/to/fer2013 [--probe-train 5000] [--json out.json]
-        [--weights face.ae=/path/model.safetensors ...]   # evaluate checkpoints before shipping
+        [--weights face.cvae=runs/face-cvae/best ...]     # evaluate a training run before shipping
         [--unseen photo.jpg ...]                          # people not in FER2013
 
 The reconstruction SSIM here is scikit-image's default (7x7 uniform window, sample
@@ -254,7 +254,9 @@ def main() -> None:
     ap.add_argument("data", type=Path, help="FER2013 root (train/, val/) or fer2013.csv")
     ap.add_argument("--probe-train", type=int, default=5000, help="training faces for the linear probe (0: all)")
     ap.add_argument("--limit", type=int, default=0, help="use only N validation faces (0: all)")
-    ap.add_argument("--weights", action="append", default=[], help="NAME=PATH.safetensors to evaluate instead")
+    ap.add_argument("--weights", action="append", default=[],
+                    help="NAME=PATH to evaluate instead: a run's OUT/best folder (or OUT), or a .safetensors "
+                    "state dict of the registered architecture")
     ap.add_argument("--skip", action="append", default=[], help="skip a section: recon, probe, samples, synthesis")
     ap.add_argument("--train-recon", type=int, default=0,
                     help="also report reconstruction on N training faces (seen in training; a data-shift check)")
@@ -272,9 +274,16 @@ def main() -> None:
     override = dict(item.split("=", 1) for item in args.weights)
 
     def load(name: str):
-        model = facevox.create_model(name, pretrained=name not in override)
-        if name in override:
-            facevox.load_weights(model, override[name])
+        if name not in override:
+            return facevox.create_model(name).eval()
+        path = Path(override[name])
+        if path.is_dir():  # a save_pretrained folder (a training run's OUT/best), or the run folder itself
+            model = facevox.load_pretrained(path / "best" if (path / "best").is_dir() else path)
+            if model.facevox_name != name:
+                raise SystemExit(f"--weights {name}={path}: the folder holds {model.facevox_name}, not {name}")
+            return model
+        model = facevox.create_model(name, pretrained=False)
+        facevox.load_weights(model, path)  # a state dict of the registered architecture (shipped weights...)
         return model.eval()
 
     t0 = time.time()

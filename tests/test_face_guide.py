@@ -107,7 +107,11 @@ def test_face_cvae_trains_with_a_frozen_guide_from_the_cli(tmp_path: Path,
     assert history[-1]["guide_ce"] > 0 and "guide_train_ce" not in history[-1]  # used, never trained
     settings = json.loads((out / "settings.json").read_text())
     assert settings["guide_model"] == "expression.resmasknet_small" and settings["guide_weights"] == str(weights)
-    assert "guide" not in torch.load(out / "state.pt", weights_only=True)  # a frozen guide is not saved
+    for name in ("last", "best"):  # a frozen guide is never saved: only the CVAE's weights are in the checkpoint
+        checkpoint = torch.load(out / "checkpoints" / f"{name}.ckpt", weights_only=True)
+        assert all(k.startswith("model.") for k in checkpoint["state_dict"])
+        assert "guide" not in checkpoint["facevox"] and "guide_opt" not in checkpoint["facevox"]
+        assert len(checkpoint["optimizer_states"]) == 1
     assert main([*args[:-4], "--guide-weights", str(weights), "--out", str(tmp_path / "b")]) == 2
     assert "--guide-weights needs --guide-model" in capsys.readouterr().err
     # an ensemble: one --guide-weights per --guide-model, or none

@@ -1,12 +1,10 @@
 """Training recipe shared by ``facevox train face-ae | face-vae | face-cvae``.
 
-One loop for the three models: in-memory FER2013 (either layout, via
+One recipe for the three models: in-memory FER2013 (either layout, via
 :func:`facevox.datasets.load_fer2013`), batch augmentation (horizontal flip, +-2 px shift),
-Adam with linear warm-up and cosine decay, bf16 autocast on CPUs that support it, a tqdm
-progress bar, validation MSE/SSIM (:func:`facevox_face.metrics.ssim`, plain torch) every epoch, a
-PNG grid of reconstructions and samples per epoch, and a resumable checkpoint (safetensors
-weights + JSON config + ``state.pt`` optimizer state, loaded with ``weights_only=True``) in
-``--out``.
+Adam with linear warm-up and cosine decay, validation MSE/SSIM
+(:func:`facevox_face.metrics.ssim`, plain torch) every epoch and a PNG grid of reconstructions
+and samples per epoch.
 
 Losses (per image, averaged over the batch):
 
@@ -17,30 +15,69 @@ Losses (per image, averaged over the batch):
   ``mu``), ``w_kl`` warmed up linearly from 0 to 1 over ``--kl-warmup`` epochs.
 * ``face-cvae``: the VAE loss with the label dropped to the null condition with probability
   ``label_dropout``, plus classifier guidance: a face decoded with a random target label must
-  be classified as that label by a small CNN trained alongside on real faces
-  (``guide_weight * CE``), and stay close to the source (``identity_weight * sum sq``).
+  be classified as that label by the guide (``guide_weight * CE``: a small CNN trained alongside
+  on real faces, or frozen registered classifiers, ``--guide-model``), and stay close to the
+  source (``identity_weight * sum sq``); both ramp up linearly over the first half epoch.
 
 All three add ``ssim_weight * (1 - SSIM(x, x_hat))`` when ``--ssim-weight`` is set (a structural
 loss beside the squared error, Zhao et al. 2017, "Loss Functions for Image Restoration with
 Neural Networks"; SSIM of :func:`facevox_face.metrics.ssim`): squared error alone averages
 uncertain detail into blur, SSIM rewards local contrast and structure.
+
+The loop is PyTorch Lightning's (:mod:`facevox.training`; the module is
+:class:`facevox_face.lit_face.FaceModule`), so ``--devices``, ``--precision`` (``--bf16`` /
+``--no-bf16`` are shorthands for ``bf16-mixed`` / ``32-true``), ``--gradient-clip`` (default 50)
+and ``--deadline`` work as for every recipe. The learning rate is a function of the optimiser
+step: linear warm-up over ``--warmup-steps``, then a cosine from ``--lr`` down to ``0.05 * lr``
+at the last planned step (``--epochs`` x steps per epoch). ``--max-minutes M`` is a deadline M
+minutes from the start (the earlier one wins with ``--deadline``): after the first 10 steps, and
+then before every epoch, the number of epochs (and with it the schedule) is lowered to the
+whole epochs that fit at the measured pace, and Lightning's ``max_time`` stops the run at the
+first epoch end past the deadline (an epoch is never cut short). Under ``--out``:
+
+* ``checkpoints/last.ckpt`` (every epoch; ``--resume`` continues from it: weights, optimiser,
+  schedule, epoch counter, history and a trained guide CNN with its optimiser) and
+  ``checkpoints/best.ckpt`` (highest validation SSIM): Lightning checkpoints, loaded with
+  ``weights_only=True``; a frozen ``--guide-model`` is never in them;
+* ``best/``: the best weights as a :func:`facevox.save_pretrained` folder
+  (``facevox.load_pretrained(OUT / "best")``; ``--init OUT/best`` starts another run from it;
+  ``benchmarks/bench_face.py --weights face.cvae=OUT/best`` scores it), written at the end;
+* ``history.json``: one record per epoch (the training losses' epoch means, ``val_mse``,
+  ``val_ssim``, for the CVAE ``guide_val_acc`` and ``guide_morph_rate``, ``lr``, ``epoch``,
+  ``seconds``); ``metrics.jsonl``: the logged values, one JSON object per line;
+* ``grid_epochNNN.png``: validation faces, their reconstructions, samples, and for the CVAE
+  three faces morphed to the 7 expressions; ``settings.json``: the recipe.
+
+Runs started before the move to Lightning wrote ``model.safetensors``, ``config.json`` and
+``state.pt`` into ``--out``; they cannot be resumed and restart: ``--resume`` on such a folder
+says so; start a new run in another ``--out``, from the old weights if wanted
+(``--init OLD/model.safetensors``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 import torch
 import torch.nn.functional as F
-from facevox import CheckpointError, config_from_dict, config_to_dict
-from facevox.compat import cpu_has_bf16
-from facevox.io import atomic_path, atomic_write_text
+from facevox import config_from_dict
+from facevox.io import atomic_write_text
+from facevox.training import (
+    TrainingOptions,
+    build_trainer,
+    checkpoint_dir,
+    echo,
+    read_checkpoint,
+    resume_checkpoint,
+    training_command,
+)
 from torch import Tensor, nn
 
 from .ae import AEConfig, ConvAutoencoder
@@ -51,22 +88,24 @@ from .guide import GuideCNN, GuideEnsemble, PretrainedGuide
 from .metrics import ssim
 from .vae import ConvVAE, VAEConfig
 
-__all__ = ["TrainSettings", "evaluate_reconstruction", "train", "train_commands"]
+__all__ = ["TrainSettings", "evaluate_reconstruction", "model_from_checkpoint", "train", "train_commands"]
 
 _KINDS: dict[str, tuple[type[nn.Module], type]] = {
     "face-ae": (ConvAutoencoder, AEConfig),
     "face-vae": (ConvVAE, VAEConfig),
     "face-cvae": (ConditionalVAE, CVAEConfig),
 }
+_NAMES = {"face-ae": "face.ae", "face-vae": "face.vae", "face-cvae": "face.cvae"}
+"""The registered model each recipe trains (the name ``best/`` is saved under)."""
 
 
 @dataclass
 class TrainSettings:
-    """Recipe of one training run (saved as ``settings.json`` next to the checkpoint)."""
+    """Recipe of one training run (saved as ``settings.json`` and in the checkpoints)."""
 
     kind: str  # "face-ae", "face-vae" or "face-cvae"
     epochs: int = 10  # total epochs (a resumed run continues up to this number)
-    batch_size: int = 128  # images per step
+    batch_size: int = 128  # images per step (per process)
     lr: float = 2e-3  # peak Adam learning rate
     warmup_steps: int = 200  # linear learning-rate warm-up
     kl_warmup: float = 1.0  # epochs over which the KL weight rises from 0 to 1 (VAE/CVAE)
@@ -81,8 +120,7 @@ class TrainSettings:
     bf16: bool | None = None  # bf16 autocast; None: only where native (facevox.compat.cpu_has_bf16)
     limit: int = 0  # use only the first N shuffled training images (0: all); for smoke tests
     val_limit: int = 0  # use only N validation images for per-epoch metrics (0: all)
-    max_minutes: float = 0.0  # wall-clock budget of this invocation (0: none); the lr schedule follows
-    # max(step / total_steps, elapsed / budget) and training stops at the budget after saving
+    max_minutes: float = 0.0  # wall-clock budget of this invocation (0: none): a deadline, see the module docstring
 
 
 def _aux_head(latent_dim: int) -> nn.Module:
@@ -148,59 +186,11 @@ def evaluate_reconstruction(model: nn.Module, images: Tensor, batch_size: int = 
     return {"mse": mse, "ssim": float(torch.cat(scores).mean())}
 
 
-# ---------------------------------------------------------------------------- checkpoint
 
-
-def _save_checkpoint(out: Path, model: nn.Module, extra: dict[str, Any], settings: TrainSettings) -> None:
-    from safetensors.torch import save_file
-
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    atomic_write_text(out / "config.json", json.dumps(config_to_dict(model.config), indent=2))
-    atomic_write_text(out / "settings.json", json.dumps(settings.__dict__, indent=2))
-    with atomic_path(out / "state.pt") as tmp:
-        torch.save(extra, tmp)
-
-
-def _load_checkpoint(out: Path, model: nn.Module) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    result = model.load_state_dict(load_file(str(out / "model.safetensors")), strict=False)
-    bad = [k for k in [*result.missing_keys, *result.unexpected_keys] if not k.startswith("latent_")]
-    if bad:  # only the refittable sampling buffers may differ between versions
-        raise CheckpointError(f"checkpoint {out} does not fit {type(model).__name__}: {bad[:8]}")
-    return torch.load(out / "state.pt", weights_only=True)
-
-
-def _init_from(model: nn.Module, path: Path) -> None:
-    """Copy matching weights from another run's ``model.safetensors`` (e.g. VAE -> CVAE).
-
-    The CVAE decoder's first layer (linear, or a convolution with a spatial code) has extra
-    condition inputs: the latent inputs are copied and the condition inputs start at zero, so
-    training starts from the VAE.
-    """
-    from safetensors.torch import load_file
-
-    source = load_file(str(path))
-    own = model.state_dict()
-    for name, tensor in source.items():
-        if name not in own:
-            continue
-        if own[name].shape == tensor.shape:
-            own[name] = tensor
-        elif (own[name].dim() == tensor.dim() >= 2 and own[name].shape[0] == tensor.shape[0]
-              and own[name].shape[2:] == tensor.shape[2:] and own[name].shape[1] > tensor.shape[1]):
-            own[name] = torch.zeros_like(own[name])
-            own[name][:, : tensor.shape[1]] = tensor
-    model.load_state_dict(own)
-
-
-# ---------------------------------------------------------------------------- loop
-
-
-def _lr_at(step: int, total: int, settings: TrainSettings, time_progress: float = 0.0) -> float:
+def _lr_at(step: int, total: int, settings: TrainSettings) -> float:
+    """Learning rate of optimiser step ``step`` of ``total``: linear warm-up, then cosine to 5 % of the peak."""
     warm = min(1.0, (step + 1) / max(1, settings.warmup_steps))
-    progress = min(1.0, max(step / max(1, total), time_progress))
+    progress = min(1.0, step / max(1, total))
     return settings.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -218,175 +208,68 @@ def _epoch_grid(model: nn.Module, kind: str, val: Tensor, path: Path, seed: int)
     save_png(make_grid(rows, scale=2), path)
 
 
-def train(data: Path, out: Path, settings: TrainSettings, resume: bool = False, init: Path | None = None,
-          threads: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, float]:
-    """Train one face model; see the module docstring. Returns the last validation metrics."""
-    from tqdm import tqdm
+# ---------------------------------------------------------------------------- weights
 
-    if threads:
-        torch.set_num_threads(threads)
-    if settings.bf16 is None:
-        settings = replace(settings, bf16=cpu_has_bf16())
-    model_cls, config_cls = _KINDS[settings.kind]
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "state.pt").exists() and not resume:
-        raise click.UsageError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
-    if resume and (out / "config.json").exists():
-        config = config_from_dict(config_cls, json.loads((out / "config.json").read_text()))
-    else:
-        config = config_cls(**(overrides or {}))
-    torch.manual_seed(settings.seed)
-    try:
-        model = model_cls(config)
-    except ValueError as exc:  # e.g. a latent size the spatial code map cannot hold
-        raise click.UsageError(f"{settings.kind}: {exc}") from exc
-    is_vae = settings.kind != "face-ae"
-    conditional = settings.kind == "face-cvae"
-    aux = _aux_head(config.latent_dim) if settings.aux_weight > 0 and not conditional else None
-    guide = _make_guide(settings, model) if conditional else None
-    params = list(model.parameters()) + (list(aux.parameters()) if aux else [])
-    opt = torch.optim.Adam(params, lr=settings.lr)
-    guide_opt = torch.optim.Adam(guide.parameters(), lr=1e-3) if guide is not None and guide.trainable else None
 
-    click.echo(f"loading {data} ...", err=True)
-    x_train, y_train = _load(data, "train", settings.limit, settings.seed)
-    x_val, y_val = _load(data, "val", settings.val_limit, settings.seed)
-    val = _to_float(x_val)
-    steps_per_epoch = math.ceil(len(y_train) / settings.batch_size)
-    total = steps_per_epoch * settings.epochs
+def model_from_checkpoint(path: str | Path) -> tuple[str, nn.Module]:
+    """``(recipe, model)`` of a Lightning checkpoint of ``facevox train face-*``, in eval mode.
 
-    start_epoch, step, history = 0, 0, []
-    if resume and (out / "state.pt").exists():
-        state = _load_checkpoint(out, model)
+    Raises:
+        click.UsageError: not such a checkpoint (the file is named).
+    """
+    state = read_checkpoint(path)
+    recipe = state.get("facevox", {}).get("recipe")
+    if "state_dict" not in state or recipe not in _KINDS:
+        raise click.UsageError(f"{path} is not a checkpoint of `facevox train face-ae | face-vae | face-cvae`")
+    model_cls, config_cls = _KINDS[recipe]
+    model = model_cls(config_from_dict(config_cls, json.loads(state["facevox"]["config"])))
+    prefix = "model."
+    model.load_state_dict({k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)})
+    return recipe, model.eval()
+
+
+def _init_weights(path: Path) -> dict[str, Tensor]:
+    """The state dict ``--init`` names: a ``.safetensors`` file (an old run's ``model.safetensors``,
+    shipped weights), a :func:`facevox.save_pretrained` folder (a run's ``best/``), a run folder
+    (its ``best/``) or a Lightning checkpoint (``.ckpt``)."""
+    from safetensors.torch import load_file
+
+    if path.is_dir():
+        found = [f for f in (path / "best" / "model.safetensors", path / "model.safetensors") if f.is_file()]
+        if not found:
+            raise click.BadParameter(f"{path} holds neither model.safetensors nor best/model.safetensors",
+                                     param_hint="--init")
+        path = found[0]
+    if path.suffix == ".ckpt":
         try:
-            opt.load_state_dict(state["opt"])
-        except ValueError:
-            click.echo("optimizer state does not fit (auxiliary head changed); model weights resumed", err=True)
-        if aux is not None and "aux" in state:
-            try:
-                aux.load_state_dict(state["aux"])
-            except RuntimeError:
-                click.echo("auxiliary head changed; starting it afresh", err=True)
-        if guide is not None and guide_opt is not None and "guide" in state:
-            guide.load_state_dict(state["guide"])
-            guide_opt.load_state_dict(state["guide_opt"])
-        start_epoch, step, history = state["epoch"], state["step"], json.loads(state["history"])
-        click.echo(f"resumed {out} at epoch {start_epoch}", err=True)
-    elif init is not None:
-        _init_from(model, init)
-        click.echo(f"initialised from {init}", err=True)
+            return model_from_checkpoint(path)[1].state_dict()
+        except click.UsageError as exc:
+            raise click.BadParameter(exc.message, param_hint="--init") from None
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise click.BadParameter(f"{path} is not a .safetensors state dict ({exc})", param_hint="--init") from None
 
-    if guide is not None and guide_opt is not None and start_epoch == 0:
-        _pretrain_guide(guide, guide_opt, x_train, y_train, settings)
-    n_params = sum(p.numel() for p in model.parameters())
-    click.echo(f"{settings.kind}: {n_params:,} parameters, {len(y_train)} train / {len(y_val)} val images", err=True)
-    metrics: dict[str, float] = history[-1] if history else {}
-    started = time.time()
-    budget = settings.max_minutes * 60.0
-    time_progress = float(history[-1].get("time_progress", 0.0)) if history and resume else 0.0
-    base_progress = time_progress
-    for epoch in range(start_epoch, settings.epochs):
-        if budget and time_progress >= 1.0:
-            click.echo("time budget used up; stopping", err=True)
-            break
-        model.train()
-        gen = torch.Generator().manual_seed(settings.seed * 1000 + epoch)
-        order = torch.randperm(len(y_train), generator=gen)
-        sums: dict[str, float] = {}
-        t0 = time.time()
-        bar = tqdm(range(steps_per_epoch), desc=f"{settings.kind} epoch {epoch + 1}/{settings.epochs}",
-                   mininterval=30, ascii=True)
-        for i in bar:
-            idx = order[i * settings.batch_size : (i + 1) * settings.batch_size]
-            x, y = _augment(_to_float(x_train[idx]), gen), y_train[idx]
-            if budget:
-                time_progress = base_progress + (time.time() - started) / budget
-                if time_progress >= 1.0:
-                    steps_per_epoch = i  # partial last epoch: metrics below average over the steps done
-                    break
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, settings, time_progress)
-            kl_w = min(1.0, (step + 1) / max(1.0, settings.kl_warmup * steps_per_epoch))
-            logs: dict[str, float] = {}
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
-                if not is_vae:
-                    z = model.encode(x)
-                    recon = model.decode(z)
-                    loss = (recon.float() - x).pow(2).flatten(1).sum(1).mean()
-                    logs["sq"] = loss.item()
-                else:
-                    labels = None
-                    if conditional:
-                        drop = torch.rand(len(y), generator=gen) < config.label_dropout
-                        cond = model.condition(y, len(y)) * (~drop)[:, None].float()
-                        mu, logvar = model.encode_distribution(x)
-                        z = model.reparameterize(mu, logvar, generator=gen)
-                        recon = model.decode_condition(z, cond)
-                    else:
-                        recon, mu, logvar = model(x, labels)
-                    loss = model.loss(x, recon, mu, logvar, kl_weight=kl_w)
-                    logs["sq"] = (recon.float() - x).pow(2).flatten(1).sum(1).mean().item()
-                    logs["kl"] = model.kl_divergence(mu.float(), logvar.float()).item()
-                    z = mu
-                if settings.ssim_weight:
-                    structural = (1.0 - ssim(recon.float(), x)).mean()
-                    loss = loss + settings.ssim_weight * structural
-                    logs["1-ssim"] = structural.item()
-                if aux is not None:
-                    ce = F.cross_entropy(aux(z.float()), y)
-                    loss = loss + settings.aux_weight * ce
-                    logs["aux_ce"] = ce.item()
-                if guide is not None:
-                    ramp = min(1.0, step / max(1, steps_per_epoch // 2))
-                    target = torch.randint(0, config.num_labels, (len(y),), generator=gen)
-                    morphed = model.decode(z, target)
-                    guide.train(not guide.trainable)  # trained guide: no dropout; frozen guide: random views
-                    guide.requires_grad_(False)
-                    g_ce = F.cross_entropy(guide(morphed.float()).float(), target)
-                    ident = (morphed.float() - x).pow(2).flatten(1).sum(1).mean()
-                    guide.requires_grad_(guide.trainable)
-                    loss = loss + ramp * (settings.guide_weight * g_ce + settings.identity_weight * ident)
-                    logs["guide_ce"], logs["ident"] = g_ce.item(), ident.item()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 50.0)
-            opt.step()
-            if guide is not None and guide_opt is not None:
-                guide.train()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
-                    c_loss = F.cross_entropy(guide(x).float(), y, label_smoothing=0.1)
-                guide_opt.zero_grad(set_to_none=True)
-                c_loss.backward()
-                guide_opt.step()
-                logs["guide_train_ce"] = c_loss.item()
-            logs["loss"] = loss.item()
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            step += 1
-            if i % 20 == 0:
-                bar.set_postfix({k: f"{v / (i + 1):.3g}" for k, v in sums.items()}, refresh=False)
-        if isinstance(model, (ConvVAE, ConditionalVAE)):  # sampling distribution for samples and grids
-            model.fit_latent_prior(_to_float(x_train[order[:2048]]))
-        metrics = {k: v / max(1, steps_per_epoch) for k, v in sums.items()}
-        steps_per_epoch = math.ceil(len(y_train) / settings.batch_size)
-        metrics["time_progress"] = time_progress
-        metrics.update({f"val_{k}": v for k, v in evaluate_reconstruction(model, val).items()})
-        if guide is not None:
-            metrics.update(_guide_metrics(model, guide, val, y_val))
-        metrics["epoch"] = epoch + 1
-        metrics["seconds"] = time.time() - t0
-        history.append(metrics)
-        extra: dict[str, Any] = {"opt": opt.state_dict(), "epoch": epoch + 1, "step": step,
-                                 "history": json.dumps(history)}
-        if aux is not None:
-            extra["aux"] = aux.state_dict()
-        if guide is not None and guide_opt is not None:  # a frozen pretrained guide is not saved
-            extra["guide"], extra["guide_opt"] = guide.state_dict(), guide_opt.state_dict()
-        _save_checkpoint(out, model, extra, settings)
-        atomic_write_text(out / "history.json", json.dumps(history, indent=2))
-        _epoch_grid(model, settings.kind, val, out / f"grid_epoch{epoch + 1:03d}.png", settings.seed)
-        click.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}), err=True)
-    return metrics
+
+def _init_from(model: nn.Module, path: Path) -> None:
+    """Copy matching weights from another run (e.g. VAE -> CVAE; see :func:`_init_weights`).
+
+    The CVAE decoder's first layer (linear, or a convolution with a spatial code) has extra
+    condition inputs: the latent inputs are copied and the condition inputs start at zero, so
+    training starts from the VAE.
+    """
+    source = _init_weights(path)
+    own = model.state_dict()
+    for name, tensor in source.items():
+        if name not in own:
+            continue
+        if own[name].shape == tensor.shape:
+            own[name] = tensor
+        elif (own[name].dim() == tensor.dim() >= 2 and own[name].shape[0] == tensor.shape[0]
+              and own[name].shape[2:] == tensor.shape[2:] and own[name].shape[1] > tensor.shape[1]):
+            own[name] = torch.zeros_like(own[name])
+            own[name][:, : tensor.shape[1]] = tensor
+    model.load_state_dict(own)
 
 
 def _make_guide(settings: TrainSettings, model: ConditionalVAE) -> GuideCNN | PretrainedGuide | GuideEnsemble:
@@ -407,36 +290,122 @@ def _make_guide(settings: TrainSettings, model: ConditionalVAE) -> GuideCNN | Pr
     return members[0] if len(members) == 1 else GuideEnsemble(members)
 
 
-def _pretrain_guide(guide: GuideCNN, opt: torch.optim.Optimizer, x_train: Tensor, y_train: Tensor,
-                    settings: TrainSettings) -> None:
-    """Train the guide classifier alone for ``guide_pretrain_steps`` steps on real faces."""
-    from tqdm import tqdm
-
-    gen = torch.Generator().manual_seed(settings.seed + 12345)
-    guide.train()
-    for _ in tqdm(range(settings.guide_pretrain_steps), desc="guide CNN", mininterval=30, ascii=True):
-        idx = torch.randint(0, len(y_train), (settings.batch_size,), generator=gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
-            loss = F.cross_entropy(guide(_augment(_to_float(x_train[idx]), gen)).float(), y_train[idx],
-                                   label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+# ---------------------------------------------------------------------------- driver
 
 
-@torch.no_grad()
-def _guide_metrics(model: ConditionalVAE, guide: GuideCNN, val: Tensor, y_val: Tensor) -> dict[str, float]:
-    """Guide accuracy on real val faces and the rate at which it recognises random-target morphs."""
-    guide.eval()
-    model.eval()
-    n = min(len(val), 1024)
-    pick = torch.linspace(0, len(val) - 1, n).long()  # spread over the split (folder layouts are sorted by class)
-    val, y_val = val[pick], y_val[pick]
-    acc = float((guide(val).argmax(1) == y_val).float().mean())
-    target = torch.arange(n) % model.num_labels
-    morphed = torch.cat([model.decode(model.encode(val[i : i + 256]), target[i : i + 256]) for i in range(0, n, 256)])
-    rate = float((guide(morphed).argmax(1) == target).float().mean())
-    return {"guide_val_acc": acc, "guide_morph_rate": rate}
+def _check_out(out: Path, resume: bool) -> None:
+    """Refuse (``click.UsageError``) to train over a run without ``--resume``, and
+    (``click.ClickException``) to resume a run from before Lightning (``state.pt``)."""
+    old = out / "state.pt"
+    if old.is_file():
+        hint = f"start a new run (another --out), from its weights if wanted: --init {out / 'model.safetensors'}"
+        if resume:
+            raise click.ClickException(f"--resume: {old} was written by the training code before facevox moved to "
+                                       f"Lightning and cannot be resumed; {hint}")
+        raise click.UsageError(f"{out} holds a run from before facevox moved to Lightning; {hint}")
+    if (checkpoint_dir(out) / "last.ckpt").is_file() and not resume:
+        raise click.UsageError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+
+
+def _options(training: TrainingOptions, settings: TrainSettings) -> TrainingOptions:
+    """``training`` with ``--epochs``, ``--bf16`` and ``--max-minutes`` folded in.
+
+    Raises:
+        click.BadParameter: ``--bf16`` / ``--no-bf16`` contradicts ``--precision``.
+    """
+    precision = training.precision
+    if settings.bf16 is not None:
+        wanted = "bf16-mixed" if settings.bf16 else "32-true"
+        if precision is not None and training.bf16 != settings.bf16:
+            raise click.BadParameter(f"--{'' if settings.bf16 else 'no-'}bf16 contradicts --precision {precision}")
+        precision = precision or wanted
+    deadline = training.deadline
+    if settings.max_minutes:
+        budget = datetime.now(timezone.utc) + timedelta(minutes=settings.max_minutes)
+        deadline = budget if deadline is None else min(deadline, budget)
+    return replace(training, max_epochs=settings.epochs, precision=precision, deadline=deadline)
+
+
+def train(data: Path, settings: TrainSettings, training: TrainingOptions, init: Path | None = None,
+          threads: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, float]:
+    """Train one face model; see the module docstring.
+
+    Args:
+        data: FER2013 root or ``fer2013.csv``.
+        settings: the recipe (``settings.epochs`` is the total, a resumed run included).
+        training: the common options (``training.out`` is the run folder; its ``max_epochs``
+            is replaced by ``settings.epochs``).
+        init: start from these weights (see :func:`_init_weights`); ignored when resuming.
+        threads: torch CPU threads.
+        overrides: architecture fields of a new run (a resumed run keeps its checkpoint's).
+
+    Returns:
+        the last epoch's record of ``history.json`` (``{}`` if no epoch ran).
+
+    Raises:
+        click.UsageError: a run in ``out`` without ``--resume``, an architecture the model refuses.
+        click.ClickException: ``--resume`` without a checkpoint, on another recipe's or an old
+            run, or with ``--epochs`` not above the epochs done.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    options = _options(training, settings)
+    settings = replace(settings, bf16=options.bf16)
+    out = Path(options.out)
+    kind = settings.kind
+    model_cls, config_cls = _KINDS[kind]
+    _check_out(out, options.resume)
+    ckpt = resume_checkpoint(options)
+    if ckpt is not None:
+        state = read_checkpoint(ckpt).get("facevox", {})
+        if state.get("recipe") != kind:
+            raise click.ClickException(f"--resume: {ckpt} is a {state.get('recipe', 'foreign')} checkpoint, not {kind}")
+        done = int(state.get("epochs_done", 0))
+        if done >= settings.epochs:
+            raise click.ClickException(f"--resume: {ckpt} already has {done} epochs; pass --epochs > {done}")
+        config = config_from_dict(config_cls, json.loads(state["config"]))
+        echo(f"resuming {ckpt} at epoch {done}")
+    else:
+        config = config_cls(**(overrides or {}))
+    torch.manual_seed(settings.seed)
+    try:
+        model = model_cls(config)
+    except ValueError as exc:  # e.g. a latent size the spatial code map cannot hold
+        raise click.UsageError(f"{kind}: {exc}") from exc
+    if init is not None and ckpt is None:
+        _init_from(model, init)
+        echo(f"initialised from {init}")
+    guide = _make_guide(settings, model) if kind == "face-cvae" else None
+
+    echo(f"loading {data} ...")
+    x_train, y_train = _load(data, "train", settings.limit, settings.seed)
+    x_val, y_val = _load(data, "val", settings.val_limit, settings.seed)
+    from .lit_face import MONITOR, FaceModule, SaveLast  # imports lightning (seconds)
+
+    trainer = build_trainer(options, monitor=MONITOR, mode="max", callbacks=[SaveLast(checkpoint_dir(out) / "last.ckpt")],
+                            inference_mode=False, log_every_n_steps=20)
+    if math.ceil(len(y_train) / settings.batch_size) < trainer.world_size:
+        raise click.BadParameter(f"{len(y_train)} training faces make fewer batches of {settings.batch_size} than the "
+                                 f"{trainer.world_size} processes; lower it or use fewer --devices",
+                                 param_hint="--batch-size")
+    out.mkdir(parents=True, exist_ok=True)
+    if trainer.is_global_zero:
+        atomic_write_text(out / "settings.json", json.dumps(asdict(settings), indent=2))
+    module = FaceModule(model, settings, (x_train, y_train), (x_val, y_val), out, guide=guide,
+                        deadline=options.deadline)
+    n_params = sum(p.numel() for p in model.parameters())
+    echo(f"{kind}: {n_params:,} parameters, {len(y_train)} train / {len(y_val)} val images, "
+         f"{options.resolved_precision()}")
+    with warnings.catch_warnings():  # a resume from an epoch's end re-runs its end without validation metrics
+        warnings.filterwarnings("ignore", ".*could not find the monitored key.*")
+        trainer.fit(module, ckpt_path=ckpt)
+    best = checkpoint_dir(out) / "best.ckpt"
+    if trainer.is_global_zero and best.is_file():
+        from facevox import save_pretrained
+
+        save_pretrained(model_from_checkpoint(best)[1], out / "best", name=_NAMES[kind])
+        echo(f"best weights: {out / 'best'} (facevox.load_pretrained)")
+    return module.history[-1] if module.history else {}
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -445,16 +414,14 @@ def _guide_metrics(model: ConditionalVAE, guide: GuideCNN, val: Tensor, y_val: T
 def _make_command(kind: str) -> click.Command:
     defaults = TrainSettings(kind=kind)
 
-    @click.command(name=kind, help=f"Train {kind.replace('face-', 'face.')} on FER2013 (folder layout or fer2013.csv).")
+    @training_command(kind, default_out=f"runs/{kind}", epochs=defaults.epochs, gradient_clip=50.0)
     @click.option("--data", type=click.Path(exists=True, path_type=Path), required=True,
                   help="FER2013 root (train/ and val/ folders) or fer2013.csv.")
-    @click.option("--epochs", type=click.IntRange(1), default=defaults.epochs, show_default=True)
-    @click.option("--out", type=click.Path(path_type=Path), default=Path("runs") / kind, show_default=True,
-                  help="Checkpoint folder (keep it outside the repository).")
-    @click.option("--resume", is_flag=True, help="Continue the checkpoint in --out.")
     @click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
     @click.option("--batch-size", type=click.IntRange(1), default=defaults.batch_size, show_default=True)
-    @click.option("--lr", type=float, default=defaults.lr, show_default=True)
+    @click.option("--lr", type=float, default=defaults.lr, show_default=True, help="Peak Adam learning rate.")
+    @click.option("--warmup-steps", type=click.IntRange(1), default=defaults.warmup_steps, show_default=True,
+                  help="Steps of linear learning-rate warm-up before the cosine decay.")
     @click.option("--latent-dim", type=click.IntRange(1), default=None, help="Override the latent size.")
     @click.option("--beta", type=float, default=None, help="KL weight (VAE/CVAE).")
     @click.option("--bottleneck", type=click.Choice([b.value for b in Bottleneck]), default=None,
@@ -476,24 +443,27 @@ def _make_command(kind: str) -> click.Command:
                   help="CVAE: .safetensors weights of --guide-model (e.g. a facevox train expression run's "
                   "best.safetensors), one per --guide-model in the same order; default: their shipped weights.")
     @click.option("--init", type=click.Path(exists=True, path_type=Path), default=None,
-                  help="Start from another run's model.safetensors (e.g. a face-vae run for face-cvae).")
+                  help="Start from other weights: a run's best/ folder (e.g. a face-vae run for face-cvae), "
+                  "shipped or old-run .safetensors, or a .ckpt.")
     @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                   help="Random seed, 0 .. 2**63 - 1.")
     @click.option("--bf16/--no-bf16", default=None,
-                  help="bf16 autocast (default: only on CPUs with native bfloat16, else float32).")
+                  help="Shorthand for --precision bf16-mixed / 32-true (default: bfloat16 only where it is native).")
     @click.option("--limit", type=click.IntRange(0), default=0, help="Use only N training images (smoke tests).")
     @click.option("--val-limit", type=click.IntRange(0), default=0, help="Use only N validation images.")
     @click.option("--max-minutes", type=click.FloatRange(0), default=0.0,
-                  help="Wall-clock budget: the lr schedule follows it and training stops when it is spent.")
-    def command(data: Path, epochs: int, out: Path, resume: bool, threads: int | None, batch_size: int, lr: float,
-                latent_dim: int | None, beta: float | None, bottleneck: str | None, channels: str | None,
-                ssim_weight: float, aux_weight: float, guide_weight: float,
+                  help="Wall-clock budget: a deadline M minutes from now; the epochs (and the lr schedule) "
+                  "shrink to what fits.")
+    def command(training: TrainingOptions, data: Path, threads: int | None, batch_size: int, lr: float,
+                warmup_steps: int, latent_dim: int | None, beta: float | None, bottleneck: str | None,
+                channels: str | None, ssim_weight: float, aux_weight: float, guide_weight: float,
                 identity_weight: float, guide_pretrain_steps: int, guide_model: tuple[str, ...],
-                guide_weights: tuple[Path, ...],
-                init: Path | None, seed: int, bf16: bool | None, limit: int, val_limit: int,
-                max_minutes: float) -> None:
-        settings = TrainSettings(kind=kind, epochs=epochs, batch_size=batch_size, lr=lr, aux_weight=aux_weight,
-                                 guide_weight=guide_weight, identity_weight=identity_weight, ssim_weight=ssim_weight,
+                guide_weights: tuple[Path, ...], init: Path | None, seed: int, bf16: bool | None, limit: int,
+                val_limit: int, max_minutes: float) -> None:
+        assert training.max_epochs is not None
+        settings = TrainSettings(kind=kind, epochs=training.max_epochs, batch_size=batch_size, lr=lr,
+                                 warmup_steps=warmup_steps, aux_weight=aux_weight, guide_weight=guide_weight,
+                                 identity_weight=identity_weight, ssim_weight=ssim_weight,
                                  guide_pretrain_steps=guide_pretrain_steps, guide_model=",".join(guide_model),
                                  guide_weights=",".join(str(w) for w in guide_weights), seed=seed, bf16=bf16,
                                  limit=limit, val_limit=val_limit, max_minutes=max_minutes)
@@ -514,8 +484,9 @@ def _make_command(kind: str) -> click.Command:
             if kind == "face-ae":
                 raise click.BadParameter("--beta applies to face-vae and face-cvae only")
             overrides["beta"] = beta
-        train(data, out, settings, resume=resume, init=init, threads=threads, overrides=overrides)
+        train(data, settings, training, init=init, threads=threads, overrides=overrides)
 
+    command.help = f"Train {_NAMES[kind]} on FER2013 (folder layout or fer2013.csv)."
     return command
 
 
