@@ -171,6 +171,35 @@ def test_resume_continues_the_epoch_and_step_counts(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("rank*.sha256"))  # digests only with several processes
 
 
+def test_last_checkpoint_follows_every_epoch_when_the_metric_stops_improving(tmp_path: Path) -> None:
+    worsening = _toy_module()
+    worsening.validation_step = lambda batch, batch_idx: worsening.log(  # type: ignore[method-assign]
+        "val_loss", float(worsening.current_epoch))  # best at epoch 0, worse after
+    options = TrainingOptions(tmp_path, max_epochs=3, accelerator="cpu", precision="32")
+    build_trainer(options, monitor="val_loss", mode="min", enable_progress_bar=False).fit(worsening)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (2, 9)  # Lightning's own save_last stopped at epoch 0
+    assert (best["epoch"], best["global_step"]) == (0, 3)
+    torch.testing.assert_close(last["state_dict"]["net.weight"], worsening.net.weight.detach())
+    (state,) = [v for k, v in last["callbacks"].items() if "BestAndLastCheckpoint" in k]
+    assert float(state["best_model_score"]) == 0.0  # written after the top-k update: the best so far
+    resumed = _toy_module()
+    options = TrainingOptions(tmp_path, max_epochs=4, resume=True, accelerator="cpu", precision="32")
+    build_trainer(options, monitor="val_loss", mode="min", enable_progress_bar=False).fit(
+        resumed, ckpt_path=resume_checkpoint(options))
+    assert resumed.epochs_started == [3]  # not [1, 2, 3]
+    # validation every few steps (the TTS recipes): the same
+    steps = _toy_module()
+    steps.validation_step = lambda batch, batch_idx: steps.log(  # type: ignore[method-assign]
+        "val_loss", float(steps.global_step))
+    options = TrainingOptions(tmp_path / "steps", max_steps=8, accelerator="cpu", precision="32")
+    build_trainer(options, monitor="val_loss", mode="min", val_check_interval=2, enable_progress_bar=False).fit(steps)
+    last = torch.load(tmp_path / "steps" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(tmp_path / "steps" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert (last["global_step"], best["global_step"]) == (8, 2)
+
+
 def test_resume_without_a_checkpoint_or_from_the_old_format_says_so(tmp_path: Path) -> None:
     assert resume_checkpoint(TrainingOptions(tmp_path)) is None
     with pytest.raises(click.ClickException, match="no checkpoint at .*last.ckpt"):

@@ -367,7 +367,7 @@ def state_digest(state: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
 # ---------------------------------------------------------------- the Trainer
 
 
-_LIGHTNING_CLASSES = ("JsonlLogger", "DeadlineTimer", "StderrProgressBar", "SyncBuffers")
+_LIGHTNING_CLASSES = ("JsonlLogger", "DeadlineTimer", "StderrProgressBar", "SyncBuffers", "BestAndLastCheckpoint")
 
 
 def __getattr__(name: str) -> Any:
@@ -385,7 +385,7 @@ def __getattr__(name: str) -> Any:
 
 def _define() -> dict[str, type]:
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import Timer, TQDMProgressBar
+    from lightning.pytorch.callbacks import ModelCheckpoint, Timer, TQDMProgressBar
     from lightning.pytorch.loggers import Logger
     from lightning.pytorch.utilities import rank_zero_only
 
@@ -478,8 +478,33 @@ def _define() -> dict[str, type]:
                 out = Path(trainer.default_root_dir)
                 (out / f"rank{trainer.global_rank}.sha256").write_text(state_digest(module) + "\n")
 
+    class BestAndLastCheckpoint(ModelCheckpoint):
+        """``best.ckpt`` by the monitored metric, and ``last.ckpt`` after *every* validation.
+
+        Lightning 2.6's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` at validation
+        end only when it also saved a top-k checkpoint (the metric improved), so a resumed run
+        repeated every epoch since the best one. ``last.ckpt`` is written after the top-k update,
+        so it holds the current best score.
+        """
+
+        def _also_last(self, trainer: pl.Trainer) -> None:
+            if trainer.sanity_checking or trainer.state.fn != "fit" or trainer.fast_dev_run:
+                return
+            if self._last_global_step_saved != trainer.global_step:  # the metric did not improve: no save yet
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+        def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            super().on_validation_end(trainer, pl_module)
+            if not self._should_save_on_train_epoch_end(trainer):  # validation inside the epoch
+                self._also_last(trainer)
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            super().on_train_epoch_end(trainer, pl_module)
+            if self._should_save_on_train_epoch_end(trainer):  # once per epoch, after its validation
+                self._also_last(trainer)
+
     classes = {"JsonlLogger": JsonlLogger, "DeadlineTimer": DeadlineTimer, "StderrProgressBar": StderrProgressBar,
-               "SyncBuffers": SyncBuffers}
+               "SyncBuffers": SyncBuffers, "BestAndLastCheckpoint": BestAndLastCheckpoint}
     for cls in classes.values():
         cls.__qualname__ = cls.__name__
     return classes
@@ -537,6 +562,7 @@ def build_trainer(
     import facevox.training as engine
 
     deadline_timer, progress_bar, sync_buffers = engine.DeadlineTimer, engine.StderrProgressBar, engine.SyncBuffers
+    best_and_last = engine.BestAndLastCheckpoint
     if isinstance(options.devices, list) and options.accelerator == "cpu":
         raise click.BadParameter(f"GPU indices {options.devices} need --accelerator gpu; on CPUs pass a count",
                                  param_hint="--devices")
@@ -549,8 +575,8 @@ def build_trainer(
     extra: list[Any] = [
         *([progress_bar()] if trainer_kwargs.get("enable_progress_bar", True) else []),
         sync_buffers(),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-                        save_last=True, auto_insert_metric_name=False, enable_version_counter=False),
+        best_and_last(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                      save_last=True, auto_insert_metric_name=False, enable_version_counter=False),
     ]
     if checkpoint_every_n_steps:
         extra.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,

@@ -54,7 +54,7 @@ from .training import (
 )
 from .vae import ConvVAE
 
-__all__ = ["MONITOR", "EpochBatches", "FaceModule", "SaveLast", "epoch_order"]
+__all__ = ["MONITOR", "EpochBatches", "FaceModule", "epoch_order"]
 
 MONITOR = "val_ssim"
 """What picks ``best.ckpt``: the mean SSIM of the validation reconstructions (higher is better)."""
@@ -106,22 +106,6 @@ def _guide_metrics(model: ConditionalVAE, guide: GuideCNN, val: Tensor, y_val: T
     morphed = torch.cat([model.decode(model.encode(val[i : i + 256]), target[i : i + 256]) for i in range(0, n, 256)])
     rate = float((guide(morphed).argmax(1) == target).float().mean())
     return {"guide_val_acc": acc, "guide_morph_rate": rate}
-
-
-class SaveLast(pl.Callback):
-    """Write ``last.ckpt`` after every validation.
-
-    Lightning 2.6's ``ModelCheckpoint(save_last=True)`` rewrites it only when it also saves a
-    top-k checkpoint, i.e. when the monitored metric improved; a resumed run would then repeat
-    the epochs since the best one.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path)
 
 
 class FaceModule(pl.LightningModule):

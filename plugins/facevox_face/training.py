@@ -380,10 +380,9 @@ def train(data: Path, settings: TrainSettings, training: TrainingOptions, init: 
     echo(f"loading {data} ...")
     x_train, y_train = _load(data, "train", settings.limit, settings.seed)
     x_val, y_val = _load(data, "val", settings.val_limit, settings.seed)
-    from .lit_face import MONITOR, FaceModule, SaveLast  # imports lightning (seconds)
+    from .lit_face import MONITOR, FaceModule  # imports lightning (seconds)
 
-    trainer = build_trainer(options, monitor=MONITOR, mode="max", callbacks=[SaveLast(checkpoint_dir(out) / "last.ckpt")],
-                            inference_mode=False, log_every_n_steps=20)
+    trainer = build_trainer(options, monitor=MONITOR, mode="max", inference_mode=False, log_every_n_steps=20)
     if math.ceil(len(y_train) / settings.batch_size) < trainer.world_size:
         raise click.BadParameter(f"{len(y_train)} training faces make fewer batches of {settings.batch_size} than the "
                                  f"{trainer.world_size} processes; lower it or use fewer --devices",
