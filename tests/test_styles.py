@@ -9,6 +9,7 @@ import pytest
 import torch
 from facevox import plugins
 from facevox.styles import (
+    MIN_PAUSE_S,
     SpeechStyle,
     apply_style,
     blend_styles,
@@ -17,6 +18,7 @@ from facevox.styles import (
     mel_rate,
     resolve_style,
     stretch_mel,
+    voiced_intervals,
 )
 
 SR = 22050
@@ -159,3 +161,16 @@ def test_stretch_mel_resamples_time_and_keeps_values() -> None:
         stretch_mel(ramp, 0.0)
     with pytest.raises(ValueError, match="n_mels"):
         stretch_mel(torch.randn(100), 1.0)
+
+
+def test_voiced_intervals_find_the_tone_bursts_around_a_pause() -> None:
+    sr = 22050
+    tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(sr // 2) / sr).astype(np.float32)
+    pause = np.zeros(int(0.3 * sr), np.float32)
+    y = np.concatenate([tone, pause, tone])
+    voiced = voiced_intervals(y)
+    assert voiced.dtype == np.int64 and voiced.shape == (2, 2)
+    gap_s = (voiced[1, 0] - voiced[0, 1]) / sr
+    # frames of 1,024 samples (46 ms) that overlap a tone count as voiced: the gap shrinks by up to one frame a side
+    assert MIN_PAUSE_S <= 0.3 - 2 * 1024 / sr <= gap_s <= 0.3
+    assert voiced[0, 0] == 0 and voiced[1, 1] == len(y)

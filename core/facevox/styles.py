@@ -31,6 +31,8 @@ from torch import Tensor
 from facevox import plugins
 
 __all__ = [
+    "MIN_PAUSE_S",
+    "SILENCE_TOP_DB",
     "SpeechStyle",
     "apply_style",
     "blend_styles",
@@ -39,6 +41,7 @@ __all__ = [
     "mel_rate",
     "resolve_style",
     "stretch_mel",
+    "voiced_intervals",
 ]
 
 
@@ -174,9 +177,28 @@ def resolve_style(style: SpeechStyle | str | Mapping[str, float]) -> SpeechStyle
 
 
 #: Gaps of silence shorter than this (seconds) are not pauses (stop closures, etc.).
-_MIN_PAUSE_S = 0.12
+MIN_PAUSE_S = 0.12
 #: A frame is silent when it is this many dB below the loudest frame.
-_SILENCE_TOP_DB = 40.0
+SILENCE_TOP_DB = 40.0
+
+
+def voiced_intervals(y: np.ndarray) -> np.ndarray:
+    """Sample ranges of ``y`` that are not silence, the pause detector of :func:`apply_style`.
+
+    Args:
+        y: mono float32 waveform, shape ``(S,)``, any sample rate.
+
+    Returns:
+        int64 array ``(N, 2)`` of ``[start, end)`` sample indices in increasing order; the gaps
+        between consecutive rows are the silences (``librosa.effects.split`` with frames of
+        1,024 samples, hop length 256, silent when :data:`SILENCE_TOP_DB` dB below the loudest
+        frame). A gap is a pause when it lasts at least :data:`MIN_PAUSE_S` seconds.
+    """
+    import librosa
+
+    return np.asarray(
+        librosa.effects.split(y, top_db=SILENCE_TOP_DB, frame_length=1024, hop_length=256), dtype=np.int64
+    )
 
 
 def _as_mono_numpy(waveform: Tensor | np.ndarray) -> np.ndarray:
@@ -246,15 +268,13 @@ def mel_rate(style: SpeechStyle | str | Mapping[str, float]) -> float:
 
 def _scale_pauses(y: np.ndarray, sample_rate: int, scale: float) -> np.ndarray:
     """Lengthen or shorten the inner silent gaps of ``y`` by ``scale`` (edges are kept)."""
-    import librosa
-
     if scale == 1.0 or len(y) < 2048:
         return y
-    voiced = librosa.effects.split(y, top_db=_SILENCE_TOP_DB, frame_length=1024, hop_length=256)
+    voiced = voiced_intervals(y)
     if len(voiced) < 2:
         return y
     pieces: list[np.ndarray] = [y[: voiced[0][1]]]
-    min_gap = int(_MIN_PAUSE_S * sample_rate)
+    min_gap = int(MIN_PAUSE_S * sample_rate)
     for (_, prev_end), (start, end) in zip(voiced[:-1], voiced[1:], strict=True):
         gap = y[prev_end:start]
         if len(gap) >= min_gap:

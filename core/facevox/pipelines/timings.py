@@ -299,7 +299,7 @@ def style_time_map(
     Raises:
         ValueError: ``neutral_duration_s <= 0``, ``sample_rate <= 0`` or an empty / non-mono waveform.
     """
-    from facevox.styles import _MIN_PAUSE_S, _SILENCE_TOP_DB, resolve_style
+    from facevox.styles import MIN_PAUSE_S, resolve_style, voiced_intervals
 
     if not neutral_duration_s > 0 or sample_rate <= 0:
         raise ValueError(f"need neutral_duration_s > 0 and sample_rate > 0, got {neutral_duration_s}, {sample_rate}")
@@ -311,10 +311,8 @@ def style_time_map(
     before, after = [0.0], [0.0]  # anchors in samples: after the even stretch, and after the pause change
     added = 0.0  # samples the pause change added so far
     if scale > 0 and scale != 1.0 and len(y) >= 2048:  # apply_style leaves shorter audio as it is
-        import librosa
-
-        voiced = librosa.effects.split(y, top_db=_SILENCE_TOP_DB, frame_length=1024, hop_length=256)
-        min_gap = int(_MIN_PAUSE_S * sample_rate)
+        voiced = voiced_intervals(y)
+        min_gap = int(MIN_PAUSE_S * sample_rate)
         for (_, gap_start), (gap_end, _) in zip(voiced[:-1], voiced[1:], strict=True):
             styled = float(gap_end - gap_start)
             original = styled / scale
