@@ -488,7 +488,7 @@ def _define() -> dict[str, type]:
         """
 
         def _also_last(self, trainer: pl.Trainer) -> None:
-            if trainer.sanity_checking or trainer.state.fn != "fit" or trainer.fast_dev_run:
+            if trainer.sanity_checking or trainer.state.fn != "fit" or getattr(trainer, "fast_dev_run", False):
                 return
             if self._last_global_step_saved != trainer.global_step:  # the metric did not improve: no save yet
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
