@@ -488,9 +488,8 @@ def _define() -> dict[str, type]:
         """
 
         def _also_last(self, trainer: pl.Trainer) -> None:
-            if trainer.sanity_checking or trainer.state.fn != "fit" or getattr(trainer, "fast_dev_run", False):
-                return
-            if self._last_global_step_saved != trainer.global_step:  # the metric did not improve: no save yet
+            # skipped when the top-k update already saved at this step (the metric improved)
+            if not self._should_skip_saving_checkpoint(trainer):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
         def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
