@@ -163,3 +163,46 @@ def test_result_summary_is_json_ready(styles: None) -> None:
 def test_bad_rate_domain_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="mel, waveform"):
         FaceToVoicePipeline(rate_domain="spectrum")
+
+
+class FakeProsodySpeech(FakeSpeech):
+    """A speech pipeline whose acoustic model renders prosody: rate shortens the tone by resampling
+    it, so the duration shows that the controls reached the model; records what it was given."""
+
+    supports_prosody = True
+    hop = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prosodies: list[object] = []
+
+    def __call__(self, text: str, *, vocode: bool = True, prosody: object = None) -> Speech:  # type: ignore[override]
+        self.vocoded.append(vocode)
+        self.prosodies.append(prosody)
+        rate = getattr(prosody, "rate", 1.0)
+        wave = torch.nn.functional.interpolate(self.wave.view(1, 1, -1), scale_factor=1 / rate, mode="linear")[0, 0]
+        return Speech(wave if vocode else torch.zeros(0), SR, mel_spectrogram(wave))
+
+
+def test_a_model_with_prosody_controls_renders_the_style(styles: None) -> None:
+    speech = FakeProsodySpeech()
+    pipe = FaceToVoicePipeline(speech_pipeline=speech)
+    happy = pipe.speak("Hello.", "happy")
+    style = get_speech_style("happy")
+    assert happy.rendered_by == "model" and happy.to_dict()["style"]["rendered_by"] == "model"
+    # the model got the style's rate, pitch and energy; the neutral pass only measured the length
+    assert speech.prosodies == [None, style.prosody()] and speech.vocoded == [False, True]
+    assert happy.neutral_duration_s == pytest.approx(speech.wave.shape[-1] / SR, abs=256 / SR)
+    # rate from the model, then the pause scale (< 1) on the waveform: shorter than the rate alone
+    assert happy.duration_s < happy.neutral_duration_s / style.rate
+    assert happy.duration_s > 0.8 * happy.neutral_duration_s / style.rate
+    assert pipe.speak("Hello.").rendered_by == "none"
+    dsp = FaceToVoicePipeline(speech_pipeline=FakeProsodySpeech(), renderer="dsp").speak("Hello.", "happy")
+    assert dsp.rendered_by == "dsp"
+
+
+def test_renderer_model_needs_prosody_controls(styles: None) -> None:
+    with pytest.raises(ValueError, match="no prosody controls"):
+        FaceToVoicePipeline(speech_pipeline=FakeSpeech(), renderer="model").speak("Hello.", "sad")
+    with pytest.raises(ValueError, match="auto, model, dsp"):
+        FaceToVoicePipeline(renderer="prosody")

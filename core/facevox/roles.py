@@ -12,6 +12,7 @@ can run any model without knowing it.
 from __future__ import annotations
 
 import abc
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "FaceBox",
     "FaceDetector",
     "FacevoxModel",
+    "ProsodyControl",
     "TextProcessor",
     "VariationalFaceAutoencoder",
     "Vocoder",
@@ -434,6 +436,49 @@ class AcousticOutput:
         return iter((self.mel, self.mel_lengths, self.alignments))
 
 
+@dataclass(frozen=True)
+class ProsodyControl:
+    """Phoneme-level prosody controls of an acoustic model with a variance adaptor.
+
+    FastSpeech 2 (Ren et al. 2021) and FastPitch (Łańcucki 2021) predict a duration, a pitch and
+    an energy per input token; these controls move the predictions before the decoder reads
+    them, so the decoder renders the change (no signal processing after the model).
+
+    Attributes:
+        rate: speaking-rate factor, ``> 0``: predicted durations (frames) are divided by it
+            (1.2 = 20 % faster, shorter audio).
+        pitch_semitones: F0 shift, semitones, within ``[-12, 12]`` (added to every token's
+            predicted ``log F0``).
+        pitch_range: factor on each token's F0 deviation from the utterance's mean ``log F0``,
+            within ``[0, 3]`` (0 = monotone, 1 = as predicted, 1.5 = livelier).
+        energy_db: energy change, dB, within ``[-20, 20]`` (added to every token's predicted
+            frame energy).
+
+    Raises:
+        ValueError: a value outside its range (named, with the accepted range).
+    """
+
+    rate: float = 1.0
+    pitch_semitones: float = 0.0
+    pitch_range: float = 1.0
+    energy_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ValueError(f"ProsodyControl.rate must be a positive number, got {self.rate}")
+        if not -12 <= self.pitch_semitones <= 12:
+            raise ValueError(f"ProsodyControl.pitch_semitones must be within [-12, 12], got {self.pitch_semitones}")
+        if not 0 <= self.pitch_range <= 3:
+            raise ValueError(f"ProsodyControl.pitch_range must be within [0, 3], got {self.pitch_range}")
+        if not -20 <= self.energy_db <= 20:
+            raise ValueError(f"ProsodyControl.energy_db must be within [-20, 20], got {self.energy_db}")
+
+    @property
+    def is_identity(self) -> bool:
+        """``True`` when the controls change nothing."""
+        return self == ProsodyControl()
+
+
 class AcousticModel(FacevoxModel):
     """Text tokens -> mel spectrogram.
 
@@ -447,10 +492,16 @@ class AcousticModel(FacevoxModel):
 
     Shapes: ``tokens`` ``(B, L)`` int64, ``token_lengths`` ``(B,)`` int64, ``mels``
     ``(B, n_mels, T)`` float32 natural-log mel, ``mel_lengths`` ``(B,)`` int64.
+
+    Prosody: a model whose :attr:`supports_prosody` is ``True`` also accepts
+    ``infer(tokens, token_lengths, max_decoder_steps=None, *, prosody=ProsodyControl(...))``
+    and renders the controls itself (:class:`ProsodyControl`); pipelines check the attribute
+    and fall back to signal processing on the waveform for the others.
     """
 
     n_mels: int
     reduction_factor: int
+    supports_prosody: bool = False
 
     @abc.abstractmethod
     def forward(self, tokens: Tensor, token_lengths: Tensor, mels: Tensor, mel_lengths: Tensor) -> AcousticOutput:

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from facevox import plugins
+from facevox.roles import ProsodyControl
 
 __all__ = [
     "MIN_PAUSE_S",
@@ -56,6 +57,9 @@ class SpeechStyle:
         energy_db: loudness change in dB, within ``[-20, 20]`` (applied as gain, then
             peak-limited to avoid clipping).
         pause_scale: factor on pauses between sentences, ``>= 0``.
+        pitch_range: factor on F0 movement around the speaker's mean, within ``[0, 3]``
+            (1 = unchanged). Rendered only by acoustic models with prosody controls
+            (:attr:`facevox.AcousticModel.supports_prosody`); the waveform DSP path ignores it.
     """
 
     emotion: str
@@ -63,6 +67,7 @@ class SpeechStyle:
     pitch_semitones: float = 0.0
     energy_db: float = 0.0
     pause_scale: float = 1.0
+    pitch_range: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.emotion:
@@ -75,6 +80,20 @@ class SpeechStyle:
             raise ValueError(f"SpeechStyle.energy_db must be within [-20, 20], got {self.energy_db}")
         if self.pause_scale < 0:
             raise ValueError(f"SpeechStyle.pause_scale must be >= 0, got {self.pause_scale}")
+        if not 0 <= self.pitch_range <= 3:
+            raise ValueError(f"SpeechStyle.pitch_range must be within [0, 3], got {self.pitch_range}")
+
+    def prosody(self) -> ProsodyControl:
+        """The style as the controls of an acoustic model with a variance adaptor (rate, pitch
+        shift and range, energy); ``pause_scale`` is not among them (pauses stay the caller's)."""
+        return ProsodyControl(rate=self.rate, pitch_semitones=self.pitch_semitones, pitch_range=self.pitch_range,
+                              energy_db=self.energy_db)
+
+    @property
+    def pauses_only(self) -> SpeechStyle:
+        """This style with everything but ``pause_scale`` neutral: what is left to do on the
+        waveform after a model rendered :meth:`prosody`."""
+        return SpeechStyle(self.emotion, pause_scale=self.pause_scale)
 
 
 _lock = threading.RLock()
@@ -124,8 +143,8 @@ def get_speech_style(emotion: str) -> SpeechStyle:
 def blend_styles(probabilities: Mapping[str, float], name: str = "blend") -> SpeechStyle:
     """Mix registered styles weighted by emotion probabilities.
 
-    Rates and energies are mixed geometrically in log / dB space, pitch linearly in
-    semitones. Emotions without a registered style count as neutral (no change).
+    Rates and pitch ranges are mixed geometrically (in log space), energies in dB and pitch in
+    semitones linearly. Emotions without a registered style count as neutral (no change).
 
     Args:
         probabilities: emotion -> probability (non-negative; normalised here).
@@ -138,7 +157,7 @@ def blend_styles(probabilities: Mapping[str, float], name: str = "blend") -> Spe
     if total <= 0 or any(p < 0 for p in probabilities.values()):
         raise ValueError("probabilities must be non-negative with a positive sum")
     styles = _collect()
-    log_rate = pitch = energy = pause = 0.0
+    log_rate = pitch = energy = pause = log_range = 0.0
     for emotion, p in probabilities.items():
         w = p / total
         s = styles.get(emotion, SpeechStyle(emotion))
@@ -146,7 +165,9 @@ def blend_styles(probabilities: Mapping[str, float], name: str = "blend") -> Spe
         pitch += w * s.pitch_semitones
         energy += w * s.energy_db
         pause += w * s.pause_scale
-    return SpeechStyle(name, rate=math.exp(log_rate), pitch_semitones=pitch, energy_db=energy, pause_scale=pause)
+        log_range += w * math.log(max(s.pitch_range, 1e-3))
+    return SpeechStyle(name, rate=math.exp(log_rate), pitch_semitones=pitch, energy_db=energy, pause_scale=pause,
+                       pitch_range=min(math.exp(log_range), 3.0))
 
 
 def resolve_style(style: SpeechStyle | str | Mapping[str, float]) -> SpeechStyle:

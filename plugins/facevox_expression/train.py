@@ -67,11 +67,19 @@ from torch import Tensor
 from facevox_expression.augment import normalize
 from facevox_expression.calibration import expected_calibration_error, fit_temperature, tta_probabilities
 from facevox_expression.distill import TeacherEnsemble
-from facevox_expression.model import RESMASKNET, RESMASKNET_SMALL, ResMaskNet, ResMaskNetConfig
+from facevox_expression.model import (
+    RESMASKNET,
+    RESMASKNET_LARGE,
+    RESMASKNET_SMALL,
+    ResMaskNet,
+    ResMaskNetConfig,
+)
 
 __all__ = ["command", "evaluate", "train"]
 
-VARIANTS: dict[str, ResMaskNetConfig] = {"resmasknet": RESMASKNET, "resmasknet_small": RESMASKNET_SMALL}
+VARIANTS: dict[str, ResMaskNetConfig] = {
+    "resmasknet": RESMASKNET, "resmasknet_large": RESMASKNET_LARGE, "resmasknet_small": RESMASKNET_SMALL
+}
 """Architectures the recipe can train (``--variant``); the registered models use the same configs."""
 
 

@@ -22,9 +22,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from facevox import AcousticModel, AcousticOutput, Decoder, Encoder, lengths_to_mask
+from facevox import AcousticModel, AcousticOutput, Decoder, Encoder, ProsodyControl, lengths_to_mask
 from facevox.roles import DecoderCapWarning
 from torch import Tensor, nn
+
+from .variance import VarianceAdaptor, VariancePredictor
 
 __all__ = ["DurationOutput", "FastSpeech", "FastSpeechConfig", "length_regulate"]
 
@@ -45,15 +47,24 @@ class FastSpeechConfig:
     dropout: float = 0.1  # dropout in blocks and duration predictor (training only)
     max_frames_per_token: int = 40  # inference: predicted durations are clamped to [0, this]
     mel_floor: float = -11.5129  # log(1e-5): value of silent / padded frames
+    variance: bool = False  # FastSpeech 2 variance adaptor: token pitch and energy predictors + embeddings
+    pitch_mean: float = 4.6  # training corpus mean of log(F0 / Hz) over voiced frames (normalisation)
+    pitch_std: float = 0.2  # its standard deviation
+    energy_mean: float = -20.0  # training corpus mean of frame energy, dB (facevox_tts.prosody)
+    energy_std: float = 10.0  # its standard deviation, dB
 
 
 @dataclass(kw_only=True)
 class DurationOutput(AcousticOutput):
     """:class:`facevox.AcousticOutput` plus ``log_durations`` ``(B, L)`` float32: the predicted
-    ``log(1 + frames)`` of every token (0 at padding). A duration model has no postnet and no stop
-    token: ``mel_before_postnet`` and ``stop_logits`` are ``None``."""
+    ``log(1 + frames)`` of every token (0 at padding), and with a variance adaptor the predicted
+    normalised token ``pitch`` and ``energy`` ``(B, L)`` float32 (``None`` without one). A
+    duration model has no postnet and no stop token: ``mel_before_postnet`` and ``stop_logits``
+    are ``None``."""
 
     log_durations: Tensor
+    pitch: Tensor | None = None
+    energy: Tensor | None = None
 
 
 def _positions(length: int, dim: int, device: torch.device) -> Tensor:
@@ -129,26 +140,6 @@ class _FrameDecoder(Decoder):
         return self.proj(x).transpose(1, 2)
 
 
-class _DurationPredictor(nn.Module):
-    """Hidden states ``(B, L, dim)`` -> ``log(1 + frames)`` ``(B, L)`` (two conv layers, FastSpeech)."""
-
-    def __init__(self, cfg: FastSpeechConfig) -> None:
-        super().__init__()
-        c = cfg.duration_channels
-        self.conv1 = nn.Conv1d(cfg.dim, c, 3, padding=1)
-        self.norm1 = nn.LayerNorm(c)
-        self.conv2 = nn.Conv1d(c, c, 3, padding=1)
-        self.norm2 = nn.LayerNorm(c)
-        self.proj = nn.Linear(c, 1)
-        self.dropout = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        keep = mask.unsqueeze(-1).to(x.dtype)  # padding is zeroed before each conv (batch-independent output)
-        h = self.dropout(self.norm1(F.relu(self.conv1((x * keep).transpose(1, 2))).transpose(1, 2)))
-        h = self.dropout(self.norm2(F.relu(self.conv2((h * keep).transpose(1, 2))).transpose(1, 2)))
-        return self.proj(h).squeeze(-1) * mask
-
-
 def length_regulate(states: Tensor, durations: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Repeat every token's state for its number of frames (FastSpeech's length regulator).
 
@@ -212,7 +203,12 @@ class FastSpeech(AcousticModel):
         self.n_mels = cfg.n_mels
         self.reduction_factor = 1
         self.encoder = _TextEncoder(cfg)
-        self.duration_predictor = _DurationPredictor(cfg)
+        self.duration_predictor = VariancePredictor(cfg.dim, cfg.duration_channels, cfg.dropout)
+        self.variance_adaptor = (
+            VarianceAdaptor(cfg.dim, cfg.duration_channels, cfg.dropout, cfg.pitch_std, cfg.energy_std)
+            if cfg.variance else None
+        )
+        self.supports_prosody = cfg.variance
         self.decoder = _FrameDecoder(cfg)
 
     def _decode(self, states: Tensor, durations: Tensor, width: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -230,6 +226,8 @@ class FastSpeech(AcousticModel):
         mels: Tensor,
         mel_lengths: Tensor,
         durations: Tensor | None = None,
+        pitch: Tensor | None = None,
+        energy: Tensor | None = None,
     ) -> DurationOutput:
         b, n_mels, t = mels.shape
         if n_mels != self.n_mels:
@@ -244,15 +242,22 @@ class FastSpeech(AcousticModel):
         mask = lengths_to_mask(token_lengths, tokens.shape[1])
         states = self.encoder(tokens, token_lengths)
         log_durations = self.duration_predictor(states, mask)
+        pitch_pred = energy_pred = None
+        if self.variance_adaptor is not None:
+            va = self.variance_adaptor(states, mask, pitch, energy)
+            states, pitch_pred, energy_pred = va.states, va.pitch, va.energy
         mel, _, path = self._decode(states, durations, tokens.shape[1])
         mel = F.pad(mel, (0, t - mel.shape[2]), value=self.config.mel_floor)[:, :, :t]
         path = F.pad(path, (0, 0, 0, t - path.shape[1]))[:, :t]
-        return DurationOutput(mel=mel, mel_lengths=mel_lengths, alignments=path, log_durations=log_durations)
+        return DurationOutput(mel=mel, mel_lengths=mel_lengths, alignments=path, log_durations=log_durations,
+                              pitch=pitch_pred, energy=energy_pred)
 
-    def _predicted(self, states: Tensor, mask: Tensor) -> Tensor:
-        """Frames per token ``(B, L)`` int64, clamped to ``[0, max_frames_per_token]``, 0 at padding."""
+    def _predicted(self, states: Tensor, mask: Tensor, rate: float = 1.0) -> Tensor:
+        """Frames per token ``(B, L)`` int64 at speaking rate ``rate``, clamped to ``[0,
+        max_frames_per_token]``, 0 at padding."""
         log_d = self.duration_predictor(states, mask)
-        return torch.round(torch.expm1(log_d)).clamp(0, self.config.max_frames_per_token).long() * mask
+        frames = torch.expm1(log_d).clamp_min(0.0) / rate
+        return torch.round(frames).clamp(0, self.config.max_frames_per_token).long() * mask
 
     @torch.no_grad()
     def predict_durations(self, tokens: Tensor, token_lengths: Tensor) -> Tensor:
@@ -261,10 +266,27 @@ class FastSpeech(AcousticModel):
         return self._predicted(self.encoder(tokens, token_lengths), mask)
 
     @torch.no_grad()
-    def infer(self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None) -> AcousticOutput:
+    def infer(
+        self, tokens: Tensor, token_lengths: Tensor, max_decoder_steps: int | None = None, *,
+        prosody: ProsodyControl | None = None,
+    ) -> AcousticOutput:
+        """Free-running synthesis (:meth:`facevox.AcousticModel.infer`); ``prosody`` moves the
+        predicted durations, pitch and energy token by token (a model with a variance adaptor
+        only, :attr:`supports_prosody`).
+
+        Raises:
+            ValueError: ``prosody`` other than the identity for a model without a variance adaptor.
+        """
+        if prosody is not None and not prosody.is_identity and self.variance_adaptor is None:
+            raise ValueError(
+                "this FastSpeech model has no variance adaptor (config.variance is False), so it cannot "
+                "render prosody controls; style its waveform instead (facevox.styles.apply_style)"
+            )
         mask = lengths_to_mask(token_lengths, tokens.shape[1])
         states = self.encoder(tokens, token_lengths)
-        durations = self._predicted(states, mask)
+        durations = self._predicted(states, mask, prosody.rate if prosody is not None else 1.0)
+        if self.variance_adaptor is not None:
+            states = self.variance_adaptor(states, mask, control=prosody).states
         capped = torch.zeros(tokens.shape[0], dtype=torch.bool)
         if max_decoder_steps is not None:
             capped = (durations.sum(-1) > max_decoder_steps).cpu()

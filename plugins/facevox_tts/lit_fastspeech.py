@@ -28,9 +28,10 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import Utterance, build_mel_cache, length_buckets
 from .fastspeech import FastSpeech
+from .prosody import build_pitch_cache, load_pitch, prosody_stats, token_targets
 from .text import EnglishCharacters
 from .train import TrainItem, prepare_items, value_at
-from .train_fastspeech import DurationBatch, fastspeech_loss, make_duration_batch
+from .train_fastspeech import DurationBatch, fastspeech_loss, fit_durations, make_duration_batch
 
 __all__ = ["BucketBatches", "FastSpeechModule"]
 
@@ -80,11 +81,11 @@ class BucketBatches(Sampler[list[int]]):
 
 
 class _Collate:
-    def __init__(self, mel_floor: float) -> None:
-        self.mel_floor = mel_floor
+    def __init__(self, mel_floor: float, prosody: dict[str, tuple[Tensor, Tensor]] | None) -> None:
+        self.mel_floor, self.prosody = mel_floor, prosody
 
     def __call__(self, items: list[TrainItem]) -> DurationBatch:
-        return make_duration_batch(items, self.mel_floor)
+        return make_duration_batch(items, self.mel_floor, self.prosody)
 
 
 class FastSpeechModule(pl.LightningModule):
@@ -98,16 +99,23 @@ class FastSpeechModule(pl.LightningModule):
         batch_size, batch_frames: largest batch and padded-frame budget per batch (per process).
         lr, warmup, lr_schedule: Adam rate after the linear warm-up, and ``[(step, lr)]`` changes.
         seed: shuffles the batches.
+        pitch_cache: F0 track folder (:func:`facevox_tts.prosody.build_pitch_cache`, filled by
+            :meth:`prepare_data` when missing), for a model with a variance adaptor; ``None``
+            otherwise.
+        fit_stats: set the model's pitch and energy normalisation from the training items (a
+            new or warm-started run); ``False`` keeps the config's (a resumed run).
     """
 
     def __init__(self, model: FastSpeech, utterances: list[Utterance], cache: Path, *, val_count: int,
                  batch_size: int, batch_frames: int, lr: float, warmup: int, lr_schedule: list[tuple[int, float]],
-                 seed: int) -> None:
+                 seed: int, pitch_cache: Path | None = None, fit_stats: bool = True) -> None:
         super().__init__()
         self.model = model
         self.utterances, self.cache, self.val_count = utterances, Path(cache), val_count
         self.batch_size, self.batch_frames, self.seed = batch_size, batch_frames, seed
         self.lr, self.warmup, self.lr_schedule = lr, warmup, lr_schedule
+        self.pitch_cache, self.fit_stats = pitch_cache, fit_stats
+        self.prosody: dict[str, tuple[Tensor, Tensor]] | None = None
         self.train_items: list[TrainItem] = []
         self.val_items: list[TrainItem] = []
         self._grad = float("nan")
@@ -118,7 +126,14 @@ class FastSpeechModule(pl.LightningModule):
     # ---------------------------------------------------------------- data
 
     def prepare_data(self) -> None:
-        build_mel_cache(self.utterances, self.cache)
+        frames = build_mel_cache(self.utterances, self.cache)
+        if self.model.config.variance:
+            build_pitch_cache(self.utterances, frames, self._pitch_dir())
+
+    def _pitch_dir(self) -> Path:
+        if self.pitch_cache is None:
+            raise ValueError("a model with a variance adaptor needs pitch_cache (the F0 track folder)")
+        return Path(self.pitch_cache)
 
     def setup(self, stage: str) -> None:
         import click
@@ -130,19 +145,40 @@ class FastSpeechModule(pl.LightningModule):
         self.train_items = [items[i] for i in order[self.val_count :]]
         if not self.train_items:
             raise click.UsageError(f"{len(items)} utterances with durations: none left after {self.val_count} held out")
+        if self.model.config.variance:
+            self._prepare_prosody(items)
         echo(f"{sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M parameters, "
              f"{len(self.train_items)} train / {len(self.val_items)} val")
+
+    def _prepare_prosody(self, items: list[TrainItem]) -> None:
+        """Token pitch and energy targets of every item, normalised by the training items' stats."""
+        cfg, folder = self.model.config, self._pitch_dir()
+        tracks = {}
+        for it in items:
+            assert it.durations is not None
+            mel = it.mel.float()
+            tracks[it.uid] = (mel, load_pitch(folder, it.uid)[: mel.shape[1]], fit_durations(it.durations, mel.shape[1]))
+        if self.fit_stats:
+            (cfg.pitch_mean, cfg.pitch_std), (cfg.energy_mean, cfg.energy_std) = prosody_stats(
+                [tracks[it.uid] for it in self.train_items])
+            adaptor = self.model.variance_adaptor
+            assert adaptor is not None
+            adaptor.pitch_std, adaptor.energy_std = cfg.pitch_std, cfg.energy_std
+            echo(f"prosody stats: log F0 {cfg.pitch_mean:.4f} +- {cfg.pitch_std:.4f} "
+                 f"({math.exp(cfg.pitch_mean):.1f} Hz), energy {cfg.energy_mean:.2f} +- {cfg.energy_std:.2f} dB")
+        stats = ((cfg.pitch_mean, cfg.pitch_std), (cfg.energy_mean, cfg.energy_std))
+        self.prosody = {uid: token_targets(mel, f0, d, *stats) for uid, (mel, f0, d) in tracks.items()}
 
     def train_dataloader(self) -> DataLoader:
         lengths = [it.mel.shape[1] for it in self.train_items]
         batches = BucketBatches(lengths, self.batch_frames, self.batch_size, self.seed, self.global_rank,
                                 self.trainer.world_size)
         return DataLoader(self.train_items, batch_sampler=batches,  # type: ignore[arg-type]
-                          collate_fn=_Collate(self.model.config.mel_floor))
+                          collate_fn=_Collate(self.model.config.mel_floor, self.prosody))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_items, batch_size=self.batch_size,  # type: ignore[arg-type]
-                          collate_fn=_Collate(self.model.config.mel_floor))
+                          collate_fn=_Collate(self.model.config.mel_floor, self.prosody))
 
     # ---------------------------------------------------------------- optimisation
 

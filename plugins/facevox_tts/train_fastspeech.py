@@ -57,6 +57,7 @@ __all__ = [
     "make_duration_batch",
     "parse_model_config",
     "train_fastspeech_command",
+    "warm_start",
 ]
 
 PRETRAINED_NAME = "tts.fastspeech_joe"
@@ -66,13 +67,17 @@ PRETRAINED_NAME = "tts.fastspeech_joe"
 @dataclass
 class DurationBatch:
     """A padded batch: tokens ``(B, L)`` int64, token_lengths ``(B,)``, mels ``(B, n_mels, T)``
-    float32, mel_lengths ``(B,)``, durations ``(B, L)`` int64 whose rows sum to mel_lengths."""
+    float32, mel_lengths ``(B,)``, durations ``(B, L)`` int64 whose rows sum to mel_lengths, and
+    for a model with a variance adaptor the normalised token ``pitch`` and ``energy`` ``(B, L)``
+    float32 targets (:func:`facevox_tts.prosody.token_targets`; ``None`` otherwise)."""
 
     tokens: Tensor
     token_lengths: Tensor
     mels: Tensor
     mel_lengths: Tensor
     durations: Tensor
+    pitch: Tensor | None = None
+    energy: Tensor | None = None
 
 
 def fit_durations(durations: list[int], frames: int) -> list[int]:
@@ -97,11 +102,17 @@ def fit_durations(durations: list[int], frames: int) -> list[int]:
     return out
 
 
-def make_duration_batch(items: list[TrainItem], mel_floor: float) -> DurationBatch:
+def make_duration_batch(
+    items: list[TrainItem], mel_floor: float, prosody: dict[str, tuple[Tensor, Tensor]] | None = None
+) -> DurationBatch:
     """Pad ``items`` (all with teacher durations) into a :class:`DurationBatch`.
 
+    Args:
+        prosody: ``uid -> (pitch (L,), energy (L,))`` token targets; ``None``: no variance targets.
+
     Raises:
-        ValueError: an item has no durations (its id is named).
+        ValueError: an item has no durations, or no prosody targets when ``prosody`` is given
+            (its id is named).
     """
     b = len(items)
     lmax = max(len(it.tokens) for it in items)
@@ -117,19 +128,38 @@ def make_duration_batch(items: list[TrainItem], mel_floor: float) -> DurationBat
         mels[i, :, :t] = it.mel.float()
         durations[i, :n] = torch.tensor(fit_durations(it.durations, t))
     lengths = torch.tensor([it.mel.shape[1] for it in items])
-    return DurationBatch(tokens, torch.tensor([len(it.tokens) for it in items]), mels, lengths, durations)
+    batch = DurationBatch(tokens, torch.tensor([len(it.tokens) for it in items]), mels, lengths, durations)
+    if prosody is not None:
+        batch.pitch, batch.energy = torch.zeros(b, lmax), torch.zeros(b, lmax)
+        for i, it in enumerate(items):
+            if it.uid not in prosody:
+                raise ValueError(f"utterance {it.uid!r} has no pitch/energy targets")
+            p, e = prosody[it.uid]
+            batch.pitch[i, : len(p)], batch.energy[i, : len(e)] = p, e
+    return batch
 
 
-def fastspeech_loss(model: FastSpeech, batch: DurationBatch, duration_weight: float = 1.0) -> dict[str, Tensor]:
+def fastspeech_loss(
+    model: FastSpeech, batch: DurationBatch, duration_weight: float = 1.0, variance_weight: float = 0.1
+) -> dict[str, Tensor]:
     """Losses of one teacher-forced pass: ``mel`` (masked L1, natural-log mel), ``duration``
-    (masked MSE on ``log(1 + frames)``) and ``total`` = mel + duration_weight * duration."""
-    out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths, durations=batch.durations)
+    (masked MSE on ``log(1 + frames)``) and ``total`` = mel + duration_weight * duration; with a
+    variance adaptor and targets also ``pitch`` and ``energy`` (masked MSE on the normalised
+    token values, FastSpeech 2), added with ``variance_weight`` (0.1, as FastPitch weighs pitch).
+    The decoder is teacher-forced with the target pitch and energy."""
+    out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths, durations=batch.durations,
+                pitch=batch.pitch, energy=batch.energy)
     frame_mask = lengths_to_mask(batch.mel_lengths, batch.mels.shape[2]).unsqueeze(1).float()
     mel = (F.l1_loss(out.mel, batch.mels, reduction="none") * frame_mask).sum() / (frame_mask.sum() * model.n_mels)
     token_mask = lengths_to_mask(batch.token_lengths, batch.tokens.shape[1]).float()
     target = torch.log1p(batch.durations.float())
     duration = (((out.log_durations - target) ** 2) * token_mask).sum() / token_mask.sum()
-    return {"total": mel + duration_weight * duration, "mel": mel, "duration": duration}
+    losses = {"total": mel + duration_weight * duration, "mel": mel, "duration": duration}
+    if out.pitch is not None and out.energy is not None and batch.pitch is not None and batch.energy is not None:
+        losses["pitch"] = (((out.pitch - batch.pitch) ** 2) * token_mask).sum() / token_mask.sum()
+        losses["energy"] = (((out.energy - batch.energy) ** 2) * token_mask).sum() / token_mask.sum()
+        losses["total"] = losses["total"] + variance_weight * (losses["pitch"] + losses["energy"])
+    return losses
 
 
 def parse_model_config(text: str) -> FastSpeechConfig:
@@ -147,6 +177,11 @@ def parse_model_config(text: str) -> FastSpeechConfig:
             raise click.BadParameter(f"{part!r} is not field=value with a field of {sorted(base)}",
                                      param_hint="--model-config")
         try:
+            if isinstance(base[key], bool):
+                if value.strip().lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                base[key] = value.strip().lower() in ("true", "1")
+                continue
             base[key] = type(base[key])(value.strip())
         except ValueError:
             raise click.BadParameter(f"{key}={value!r}: expected a {type(base[key]).__name__}",
@@ -183,6 +218,38 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
     return save_weights(model, path, dtype=dtype)
 
 
+def warm_start(model: FastSpeech, weights: str | Path) -> list[str]:
+    """Load trained weights into ``model`` for a new run; a variance adaptor they lack stays as built.
+
+    Args:
+        weights: a ``.safetensors`` state dict (float16 is cast) or a
+            :func:`facevox.save_pretrained` folder.
+
+    Returns:
+        the top-level modules that were not in ``weights`` (``["variance_adaptor"]`` or ``[]``).
+
+    Raises:
+        click.BadParameter: a tensor of ``weights`` that the model lacks, of another shape, or
+            a missing tensor outside the variance adaptor (the names are given).
+    """
+    from safetensors.torch import load_file
+
+    path = Path(weights)
+    file = path / "model.safetensors" if path.is_dir() else path
+    if not file.is_file():
+        raise click.BadParameter(f"{path}: no .safetensors weights there", param_hint="--init")
+    state = load_file(str(file))
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    missing = [k for k in own if k not in state]
+    if bad or any(not k.startswith("variance_adaptor.") for k in missing):
+        raise click.BadParameter(
+            f"{path} does not fit this FastSpeech config: unexpected or reshaped {bad[:5]}, missing "
+            f"{[k for k in missing if not k.startswith('variance_adaptor.')][:5]}", param_hint="--init")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
+    return sorted({k.split(".")[0] for k in missing})
+
+
 @training_command("tts-fastspeech", default_out="runs/tts-fastspeech", steps=40000, gradient_clip=1.0)
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="LJSpeech-layout corpus with teacher durations (metadata.csv, wavs/ or audio/, alignments/).")
@@ -199,12 +266,19 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
 @click.option("--warmup", default=1000, show_default=True, type=click.IntRange(0), help="Linear warm-up steps.")
 @click.option("--lr-decay", default="", help="step:lr pairs: the learning rate from that step on, e.g. 20000:5e-4.")
 @click.option("--eval-every", default=500, show_default=True, type=click.IntRange(1), help="Validation interval.")
+@click.option("--pitch-cache", "pitch_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="F0 track folder for a model with a variance adaptor (model config variance=true), "
+                   "filled with librosa.pyin when missing, about 0.1 CPU-s per audio second [default: OUT/pitch].")
+@click.option("--init", "init_from", default=None, type=click.Path(exists=True, path_type=Path),
+              help="Warm start: .safetensors weights (or a save_pretrained folder) of the same architecture; "
+                   "a variance adaptor missing from them starts fresh (its embeddings at zero). Ignored on --resume.")
 @click.option("--model-config", default="", metavar="FIELD=VALUE,...",
               help="FastSpeechConfig changes for a new run, e.g. dim=128,decoder_layers=2 "
                    "(a resumed run keeps its checkpoint's).")
 def train_fastspeech_command(
     training: TrainingOptions, data_dir: Path, cache_dir: Path | None, threads: int, val_count: int, seed: int,
-    batch_size: int, batch_frames: int, lr: float, warmup: int, lr_decay: str, eval_every: int, model_config: str,
+    batch_size: int, batch_frames: int, lr: float, warmup: int, lr_decay: str, eval_every: int,
+    pitch_dir: Path | None, init_from: Path | None, model_config: str,
 ) -> None:
     """Train the FastSpeech acoustic model on a corpus with teacher durations."""
     torch.set_num_threads(threads)
@@ -222,10 +296,14 @@ def train_fastspeech_command(
     else:
         torch.manual_seed(seed)
         model = FastSpeech(config)
+        if init_from is not None:
+            missing = warm_start(model, init_from)
+            echo(f"warm start from {init_from}" + (f"; new: {', '.join(missing)}" if missing else ""))
     from .lit_fastspeech import FastSpeechModule  # imports lightning (seconds)
 
     module = FastSpeechModule(model, utts, cache_dir or out_dir / "mels", val_count=val_count, batch_size=batch_size,
-                              batch_frames=batch_frames, lr=lr, warmup=warmup, lr_schedule=lr_schedule, seed=seed)
+                              batch_frames=batch_frames, lr=lr, warmup=warmup, lr_schedule=lr_schedule, seed=seed,
+                              pitch_cache=pitch_dir or out_dir / "pitch", fit_stats=ckpt is None)
     trainer = build_trainer(training, monitor="val_mel", mode="min", val_check_interval=eval_every,
                             checkpoint_every_n_steps=100)
     trainer.fit(module, ckpt_path=ckpt)

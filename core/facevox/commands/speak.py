@@ -212,6 +212,9 @@ class _SpeakCommand(click.Command):
               help="Photo: speak in the style of the detected emotion of its largest face.")
 @click.option("--face-index", type=click.IntRange(min=0), default=None,
               help="With --face: use this face (detection order) instead of the largest.")
+@click.option("--style-renderer", type=click.Choice(["auto", "model", "dsp"]), default="auto", show_default=True,
+              help="With --emotion/--face: who renders rate, pitch and energy: the acoustic model's prosody "
+                   "controls (model), signal processing on the waveform (dsp), or the model when it can (auto).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as JSON: path, duration, sentences (emotion, style and faces when styled) "
                    "and words: [{word, start, end}] in seconds of the WAV file.")
@@ -241,6 +244,7 @@ def command(
     emotion: str | None,
     face_path: Path | None,
     face_index: int | None,
+    style_renderer: str,
     as_json: bool,
     output_raw: bool,
     batch: Path | None,
@@ -297,7 +301,7 @@ def command(
     pipeline = TextToSpeechPipeline(acoustic=acoustic, vocoder=vocoder)
     try:
         if emotion is not None or face_path is not None:
-            _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json)
+            _speak_styled(pipeline, content, target, emotion, face_path, face_index, as_json, style_renderer)
             return
         try:
             pieces = pipeline.sentences(content)
@@ -366,6 +370,7 @@ def _speak_styled(
     face_path: Path | None,
     face_index: int | None,
     as_json: bool,
+    renderer: str = "auto",
 ) -> None:
     """``--emotion`` / ``--face``: speech styled by an emotion or by a photo's detected emotion."""
     from facevox.audio import save_wav
@@ -376,7 +381,7 @@ def _speak_styled(
         raise click.BadParameter(
             f"no speech style for {emotion!r}; accepted: {', '.join(list_speech_styles())}", param_hint="--emotion"
         )
-    styled = FaceToVoicePipeline(speech_pipeline=pipeline)
+    styled = FaceToVoicePipeline(speech_pipeline=pipeline, renderer=renderer)
     if face_path is None:
         result = styled.speak(content, emotion)
     else:

@@ -38,6 +38,7 @@ __all__ = [
     "FaceToVoiceResult",
     "NoFaceError",
     "RateDomain",
+    "StyleRenderer",
 ]
 
 class RateDomain(str, Enum):
@@ -47,6 +48,14 @@ class RateDomain(str, Enum):
     # pitch by resampling: no phase vocoder
     MEL = "mel"
     WAVEFORM = "waveform"  # phase-vocoder time stretch + resample of the vocoded waveform
+
+
+class StyleRenderer(str, Enum):
+    """Who renders a style's rate, pitch and energy."""
+
+    AUTO = "auto"  # the acoustic model when it has prosody controls, else DSP on the waveform
+    MODEL = "model"  # the acoustic model's variance adaptor (ProsodyControl); an error if it has none
+    DSP = "dsp"  # signal processing after the model (facevox.styles.apply_style), for any model
 
 
 @dataclass
@@ -73,9 +82,11 @@ class FaceToVoiceResult:
         neutral_duration_s: duration of the unstyled speech, seconds.
         vocoder: name of the vocoder that made the waveform.
         words: :class:`facevox.WordTiming` per spoken word, in seconds of ``waveform`` (the
-            neutral speech's timings carried through the style's re-timing,
-            :func:`facevox.pipelines.timings.follow_style`); empty if the acoustic model gives
-            no alignment.
+            styled model's own timings, or the neutral speech's carried through the style's
+            re-timing, :func:`facevox.pipelines.timings.follow_style`); empty if the acoustic
+            model gives no alignment.
+        rendered_by: ``"model"`` (the acoustic model's prosody controls; pauses by DSP),
+            ``"dsp"`` (:func:`facevox.styles.apply_style`) or ``"none"`` (neutral style).
     """
 
     text: str
@@ -91,6 +102,7 @@ class FaceToVoiceResult:
     neutral_duration_s: float
     vocoder: str
     words: list[Any] = field(default_factory=list)
+    rendered_by: str = "none"
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -107,8 +119,8 @@ class FaceToVoiceResult:
         """JSON-ready summary (no audio): what ``facevox speak --face PHOTO --json`` prints.
 
         Keys: ``text``, ``emotion``, ``face_index``, ``faces`` (``[{"box": [x, y, w, h],
-        "emotion", "scores"}]``), ``style`` (rate, pitch_semitones, energy_db, pause_scale),
-        ``probabilities``, ``sample_rate``, ``duration_s``, ``neutral_duration_s``, ``vocoder``,
+        "emotion", "scores"}]``), ``style`` (rate, pitch_semitones, pitch_range, energy_db,
+        pause_scale, rendered_by), ``probabilities``, ``sample_rate``, ``duration_s``, ``neutral_duration_s``, ``vocoder``,
         ``words`` (``[{"word", "start", "end"}]``, seconds of the styled waveform).
         """
         style = self.style
@@ -123,6 +135,8 @@ class FaceToVoiceResult:
                 "pitch_semitones": round(style.pitch_semitones, 4),
                 "energy_db": round(style.energy_db, 4),
                 "pause_scale": round(style.pause_scale, 4),
+                "pitch_range": round(style.pitch_range, 4),
+                "rendered_by": self.rendered_by,
             },
             "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
             "sample_rate": self.sample_rate,
@@ -160,7 +174,10 @@ class FaceToVoicePipeline:
         expression_model: registered expression classifier; ``None``: the default.
         blend: style from all 7 emotion probabilities of the face (``True``) or only from
             its top emotion (``False``).
-        rate_domain: where the speaking rate is applied (:class:`RateDomain`).
+        rate_domain: where the DSP path applies the speaking rate (:class:`RateDomain`).
+        renderer: who renders rate, pitch and energy (:class:`StyleRenderer`; default
+            ``"auto"``: the acoustic model when it has prosody controls, as
+            ``tts.fastspeech_joe`` does).
         emotion_pipeline: an existing ``FaceEmotionPipeline`` to reuse (overrides
             ``expression_model``).
         speech_pipeline: an existing ``TextToSpeechPipeline`` to reuse (overrides
@@ -175,6 +192,7 @@ class FaceToVoicePipeline:
         expression_model: str | None = None,
         blend: bool = True,
         rate_domain: RateDomain | str = RateDomain.MEL,
+        renderer: StyleRenderer | str = StyleRenderer.AUTO,
         emotion_pipeline: Any | None = None,
         speech_pipeline: Any | None = None,
     ) -> None:
@@ -183,6 +201,11 @@ class FaceToVoicePipeline:
         except ValueError:
             accepted = ", ".join(d.value for d in RateDomain)
             raise ValueError(f"rate_domain must be one of {accepted}, got {rate_domain!r}") from None
+        try:
+            self.renderer = StyleRenderer(renderer)
+        except ValueError:
+            accepted = ", ".join(r.value for r in StyleRenderer)
+            raise ValueError(f"renderer must be one of {accepted}, got {renderer!r}") from None
         self.acoustic = acoustic
         self.vocoder = vocoder
         self.expression_model = expression_model
@@ -321,6 +344,9 @@ class FaceToVoicePipeline:
         emotion: str | None = None,
     ) -> FaceToVoiceResult:
         neutral_style = style == SpeechStyle(style.emotion)
+        if not neutral_style and self._in_model():
+            return self._synthesize_in_model(text, style, probabilities, faces=faces, face_index=face_index,
+                                             emotion=emotion)
         rate = mel_rate(style)
         # A style that changes the speaking rate in the mel domain is vocoded once, from the
         # stretched mel, so the neutral waveform is not synthesised only to be thrown away.
@@ -357,6 +383,58 @@ class FaceToVoicePipeline:
             neutral_duration_s=neutral_duration_s,
             vocoder=str(getattr(self.speech_pipeline, "vocoder_name", self.vocoder)),
             words=words,
+            rendered_by="none" if neutral_style else "dsp",
+            extra={"speech": speech},
+        )
+
+    def _in_model(self) -> bool:
+        """Whether styles go through the acoustic model's prosody controls (may load the models).
+
+        Raises:
+            ValueError: ``renderer="model"`` with an acoustic model without prosody controls.
+        """
+        if self.renderer is StyleRenderer.DSP:
+            return False
+        supported = bool(getattr(self.speech_pipeline, "supports_prosody", False))
+        if self.renderer is StyleRenderer.MODEL and not supported:
+            name = getattr(self.speech_pipeline, "acoustic_name", "the acoustic model")
+            raise ValueError(f"renderer='model' but {name!r} has no prosody controls; use renderer='dsp' or 'auto'")
+        return supported
+
+    def _synthesize_in_model(
+        self, text: str, style: SpeechStyle, probabilities: dict[str, float], *, faces: list[Any],
+        face_index: int | None, emotion: str | None,
+    ) -> FaceToVoiceResult:
+        """The model renders rate, pitch and energy; only the pause scale is done on the waveform."""
+        pipe = self.speech_pipeline
+        neutral = pipe(text, vocode=False)  # the acoustic model alone: the neutral length, cheaply
+        neutral_duration_s = _mel_2d(neutral.mel).shape[-1] * pipe.vocoder.hop_length / int(neutral.sample_rate)
+        speech = pipe(text, prosody=style.prosody())
+        sample_rate = int(speech.sample_rate)
+        source = _mono(speech.waveform)
+        words = list(getattr(speech, "words", []))
+        rest = style.pauses_only
+        if rest == SpeechStyle(style.emotion) or source.shape[-1] == 0:
+            waveform = source.clone()
+        else:
+            waveform = apply_style(source, sample_rate, rest)
+            if words:
+                words = follow_style(words, source.shape[-1] / sample_rate, waveform, sample_rate, rest)
+        return FaceToVoiceResult(
+            text=text,
+            faces=faces,
+            face_index=face_index,
+            emotion=emotion or style.emotion,
+            probabilities=probabilities,
+            style=style,
+            waveform=waveform,
+            sample_rate=sample_rate,
+            mel=_mel_2d(speech.mel) if waveform.shape[-1] == source.shape[-1] else mel_spectrogram(waveform),
+            alignments=getattr(speech, "alignments", None),
+            neutral_duration_s=neutral_duration_s,
+            vocoder=str(getattr(pipe, "vocoder_name", self.vocoder)),
+            words=words,
+            rendered_by="model",
             extra={"speech": speech},
         )
 

@@ -44,7 +44,14 @@ from facevox.registry import (
     default_model,
     get_model_spec,
 )
-from facevox.roles import AcousticModel, AcousticOutput, DecoderCapWarning, Vocoder, bound_pieces
+from facevox.roles import (
+    AcousticModel,
+    AcousticOutput,
+    DecoderCapWarning,
+    ProsodyControl,
+    Vocoder,
+    bound_pieces,
+)
 
 __all__ = [
     "SpeechResult",
@@ -174,7 +181,8 @@ class TextToSpeechPipeline:
 
     @torch.no_grad()
     def __call__(
-        self, text: str, progress: Callable[[int, int], None] | None = None, *, vocode: bool = True
+        self, text: str, progress: Callable[[int, int], None] | None = None, *, vocode: bool = True,
+        prosody: ProsodyControl | None = None,
     ) -> SpeechResult:
         """Speak ``text``.
 
@@ -183,16 +191,20 @@ class TextToSpeechPipeline:
             progress: called as ``progress(done, total)`` (sentences) after each batch.
             vocode: ``False``: stop at the mel spectrogram (``waveform`` is then empty, shape
                 ``(0,)``), for callers that transform the mel and vocode it themselves.
+            prosody: rate, pitch and energy controls rendered by the acoustic model (one whose
+                :attr:`facevox.AcousticModel.supports_prosody` is ``True``); timings follow.
 
         Returns:
             a :class:`SpeechResult`.
 
         Raises:
-            ValueError: empty or unspeakable text.
+            ValueError: empty or unspeakable text, or ``prosody`` for an acoustic model
+                without prosody controls.
 
         Warns:
             DecoderCapWarning: once, naming the sentences the acoustic model cut at its step cap.
         """
+        self._check_prosody(prosody)
         pieces = self.sentences(text)
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
         mels: list[Tensor | None] = [None] * len(pieces)
@@ -205,7 +217,8 @@ class TextToSpeechPipeline:
                 torch.manual_seed(self.seed)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                for i, (m, w, a, c, t) in zip(idx, self._synthesize([pieces[i] for i in idx], vocode), strict=True):
+                for i, (m, w, a, c, t) in zip(idx, self._synthesize([pieces[i] for i in idx], vocode, prosody),
+                                                   strict=True):
                     mels[i], waves[i], aligns[i], capped[i], symbols[i] = m, w, a, c, t
                 if progress is not None:
                     progress(min(start + self.batch_size, len(order)), len(order))
@@ -213,7 +226,7 @@ class TextToSpeechPipeline:
         return self._join(pieces, mels, waves, aligns, capped, symbols)
 
     @torch.no_grad()
-    def stream(self, text: str) -> Iterator[Tensor]:
+    def stream(self, text: str, prosody: ProsodyControl | None = None) -> Iterator[Tensor]:
         """Speak ``text`` sentence by sentence, yielding audio as soon as each sentence is ready.
 
         The chunks, concatenated, are the waveform of ``self(text)`` up to batching effects
@@ -222,11 +235,13 @@ class TextToSpeechPipeline:
         ``pause_s`` of silence. Stop iterating at any time; nothing is left running.
 
         Raises:
-            ValueError: empty or unspeakable text (before the first chunk).
+            ValueError: empty or unspeakable text, or ``prosody`` the acoustic model cannot
+                render (before the first chunk).
 
         Warns:
             DecoderCapWarning: once, at the first sentence the acoustic model cut at its step cap.
         """
+        self._check_prosody(prosody)
         pieces = self.sentences(text)
         pause = torch.zeros(int(round(self.pause_s * self.sample_rate / self.vocoder.hop_length)) * self.vocoder.hop_length)
         warned = False
@@ -234,15 +249,28 @@ class TextToSpeechPipeline:
             with self._lock:
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
-                (_, wave, _, capped, _), = self._synthesize([piece], vocode=True)
+                (_, wave, _, capped, _), = self._synthesize([piece], vocode=True, prosody=prosody)
             assert wave is not None
             if capped and not warned:
                 _warn_capped([piece], len(pieces))
                 warned = True
             yield torch.cat([pause, wave]).float() if k else wave.float()
 
+    @property
+    def supports_prosody(self) -> bool:
+        """Whether the acoustic model renders :class:`facevox.ProsodyControl` itself."""
+        return bool(getattr(self.acoustic, "supports_prosody", False))
+
+    def _check_prosody(self, prosody: ProsodyControl | None) -> None:
+        if prosody is not None and not prosody.is_identity and not self.supports_prosody:
+            raise ValueError(
+                f"acoustic model {self.acoustic_name!r} has no prosody controls (supports_prosody is False); "
+                "pass prosody=None and style the waveform (facevox.styles.apply_style), or use a model with "
+                "a variance adaptor"
+            )
+
     def _synthesize(
-        self, texts: list[str], vocode: bool
+        self, texts: list[str], vocode: bool, prosody: ProsodyControl | None = None
     ) -> list[tuple[Tensor, Tensor | None, Tensor | None, bool, list[str]]]:
         """One batch: per text ``(mel (n_mels, T), waveform (S,) or None, alignment (T_dec, L) or
         None, cut at the cap, the L token symbols)``."""
@@ -256,7 +284,10 @@ class TextToSpeechPipeline:
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DecoderCapWarning)  # read from reached_cap, warned once per call
-            result = _as_output(self.acoustic.infer(tokens, lengths))
+            if prosody is not None and not prosody.is_identity:
+                result = _as_output(self.acoustic.infer(tokens, lengths, prosody=prosody))  # type: ignore[call-arg]
+            else:
+                result = _as_output(self.acoustic.infer(tokens, lengths))
         mel, mel_lengths, alignment = result.mel, result.mel_lengths, result.alignments
         capped = result.capped()
         r = getattr(self.acoustic, "reduction_factor", 1)
