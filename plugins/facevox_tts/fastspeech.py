@@ -254,10 +254,16 @@ class FastSpeech(AcousticModel):
 
     def _predicted(self, states: Tensor, mask: Tensor, rate: float = 1.0) -> Tensor:
         """Frames per token ``(B, L)`` int64 at speaking rate ``rate``, clamped to ``[0,
-        max_frames_per_token]``, 0 at padding."""
+        max_frames_per_token]``, 0 at padding.
+
+        The running total is rounded, not each token: every token is within one frame of its
+        predicted length and the utterance keeps its predicted total (rounding 2.5-frame tokens
+        one by one at ``rate=2`` would lose a fifth of the length)."""
         log_d = self.duration_predictor(states, mask)
-        frames = torch.expm1(log_d).clamp_min(0.0) / rate
-        return torch.round(frames).clamp(0, self.config.max_frames_per_token).long() * mask
+        frames = (torch.expm1(log_d).clamp_min(0.0) / rate).clamp_max(self.config.max_frames_per_token) * mask
+        ends = torch.round(torch.cumsum(frames, dim=1))
+        durations = torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1]))
+        return durations.clamp(0, self.config.max_frames_per_token).long() * mask
 
     @torch.no_grad()
     def predict_durations(self, tokens: Tensor, token_lengths: Tensor) -> Tensor:
