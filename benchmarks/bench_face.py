@@ -18,7 +18,7 @@ Prints (and optionally writes as JSON):
   distance for reference sets: training faces (real faces, the floor), Gaussian-blurred copies of
   validation faces (sigma 1 and 2 px) and the AE's reconstructions, so a reader sees where the
   samples stand;
-* faces of people not in FER2013 (``--unseen PHOTO ...``): every face the Haar detector finds in
+* faces of people not in FER2013 (``--unseen PHOTO ...``): every face the default detector finds in
   the photos, cropped like ``facevox face reconstruct`` does, reconstructed by the three models.
 
 Usage::
@@ -208,14 +208,14 @@ def _synthesis(cvae, x: torch.Tensor, y: np.ndarray, classifier: str | None) -> 
 
 def _unseen_faces(paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
     """Every face the default detector finds in ``paths``, cropped to 48x48 like ``facevox face``."""
-    from facevox.images import crop_face, load_image
+    from facevox.images import crop_detected_face, load_image
 
     detector = facevox.create_face_detector()
     faces, names = [], []
     for path in paths:
         rgb = load_image(path)
         for i, box in enumerate(detector.detect(rgb)):
-            faces.append(torch.from_numpy(crop_face(rgb, box, size=(48, 48))).float().div(255)[None])
+            faces.append(torch.from_numpy(crop_detected_face(rgb, box, size=(48, 48))).float().div(255)[None])
             names.append(f"{path.name}#{i}")
     if not faces:
         raise SystemExit(f"no face found in {', '.join(map(str, paths))}")
@@ -227,13 +227,13 @@ def write_docs_grid(models: dict, path: Path) -> None:
     """Docs figure from the project's own models and public-domain input only (no FER2013 image):
     scikit-image's astronaut face, its AE / VAE reconstructions and CVAE morphs to the 7 emotions,
     and faces sampled by the VAE and, per emotion, by the CVAE."""
-    from facevox.images import crop_face
+    from facevox.images import crop_detected_face
     from facevox_face.grid import make_grid, save_png
     from skimage.data import astronaut
 
     rgb = astronaut()
     box = facevox.create_face_detector().detect(rgb)[0]
-    face = torch.from_numpy(crop_face(rgb, box, size=(48, 48))).float().div(255)[None, None]
+    face = torch.from_numpy(crop_detected_face(rgb, box, size=(48, 48))).float().div(255)[None, None]
     cvae = models["face.cvae"]
     gen = torch.Generator().manual_seed(0)
     rows = [

@@ -77,7 +77,7 @@ def test_pipeline_batching_gives_the_unbatched_probabilities() -> None:
         FaceEmotionPipeline(model=alone.model, max_batch_size=0)
 
 
-@pytest.mark.parametrize("name", ["opencv.haar", "opencv.haar_eyes"])
+@pytest.mark.parametrize("name", ["opencv.haar", "opencv.haar_eyes", "mtcnn"])
 def test_face_detectors_give_the_same_faces_from_many_threads(name: str) -> None:
     from facevox_demo import EXAMPLES_DIR
 

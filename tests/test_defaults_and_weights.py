@@ -48,7 +48,7 @@ def test_builtin_defaults_come_from_the_registry() -> None:
     assert facevox.default_model("acoustic-model") == "tts.fastspeech_joe"
     assert facevox.default_model(Task.VOCODER) == "vocos.joe"
     assert facevox.default_model(Task.FACE_AUTOENCODER) == "face.cvae"
-    assert facevox.default_face_detector() == "opencv.haar"
+    assert facevox.default_face_detector() == "mtcnn"
     for task in Task:
         spec = facevox.get_model_spec(facevox.default_model(task))
         assert spec.default and spec.task is task and spec.has_weights

@@ -59,7 +59,7 @@ def test_registered_models_and_detector() -> None:
     assert {"expression.resmasknet", "expression.resmasknet_small"} <= set(
         facevox.list_models(task="expression-classification")
     )
-    assert {"opencv.haar", "opencv.haar_eyes"} <= set(facevox.list_face_detectors())
+    assert {"opencv.haar", "opencv.haar_eyes", "mtcnn"} <= set(facevox.list_face_detectors())
     info = facevox.model_info("expression.resmasknet")
     assert tuple(info["labels"]) == FER2013_LABELS and 2_000_000 < info["params"] < 10_000_000
     assert tuple(info["preprocessing"]["input_size"]) == (1, 48, 48)
@@ -372,11 +372,16 @@ def test_cli_json_lines_and_failures(astronaut: np.ndarray, tmp_path: Path) -> N
     bad.write_text("nope")
     result = CliRunner().invoke(_emotion_command(), [str(folder), str(bad), "--json"])
     assert result.exit_code == 1
+    boxed = CliRunner().invoke(_emotion_command(), [str(folder / "sub"), "--json", "--detector", "opencv.haar"])
+    assert set(json.loads(boxed.stdout)["faces"][0]) == {"box", "emotion", "scores"}  # no eyes: none reported
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
     by_name = {Path(o["path"]).name: o for o in lines}
     assert set(by_name) == {"astronaut.jpg", "empty.png", "bad.jpg"}
     face = by_name["astronaut.jpg"]["faces"][0]
-    assert set(face) == {"box", "emotion", "scores"} and len(face["box"]) == 4
+    assert set(face) == {"box", "emotion", "scores", "left_eye", "right_eye"} and len(face["box"]) == 4
+    (lx, ly), (rx, ry) = face["left_eye"], face["right_eye"]  # the default detector finds the eyes
+    x, y, w, h = face["box"]
+    assert x < lx < rx < x + w and y < ly < y + h / 2 and y < ry < y + h / 2
     assert set(face["scores"]) == set(FER2013_LABELS) and face["emotion"] in FER2013_LABELS
     assert by_name["empty.png"]["faces"] == []
     assert "bad.jpg" in by_name["bad.jpg"]["error"] and "bad.jpg" in result.stderr

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from facevox.images import ImageReadError, crop_face, find_images, load_image, to_grayscale
+from facevox import FaceBox
+from facevox.images import (
+    ImageReadError,
+    align_face,
+    crop_detected_face,
+    crop_face,
+    find_images,
+    load_image,
+    to_grayscale,
+)
 from PIL import Image
 
 
@@ -121,3 +130,17 @@ def test_grayscale_and_find_images(tmp_path: Path) -> None:
         (tmp_path / rel).write_bytes(b"")
     found = find_images([tmp_path / "a", tmp_path / "z.webp", tmp_path / "given.txt"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/b/y.PNG", "a/x.jpg", "z.webp", "given.txt"]
+
+
+def test_crop_detected_face_aligns_only_when_both_eyes_are_known() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    box = FaceBox(40, 20, 60, 70)
+    np.testing.assert_array_equal(crop_detected_face(image, box), crop_face(image, box))
+    with_eyes = FaceBox(40, 20, 60, 70, left_eye=(55.0, 45.0), right_eye=(85.0, 50.0))
+    aligned = crop_detected_face(image, with_eyes, size=(48, 48), grayscale=False)
+    np.testing.assert_array_equal(aligned, align_face(image, (55.0, 45.0), (85.0, 50.0), grayscale=False))
+    assert not np.array_equal(crop_detected_face(image, with_eyes), crop_face(image, box))
+    one_eye = FaceBox(40, 20, 60, 70, left_eye=(55.0, 45.0))
+    np.testing.assert_array_equal(crop_detected_face(image, one_eye), crop_face(image, box))
+    with pytest.raises(ValueError, match="one pixel apart"):
+        crop_detected_face(image, FaceBox(40, 20, 60, 70, left_eye=(55.0, 45.0), right_eye=(55.2, 45.0)))

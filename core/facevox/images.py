@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facevox.registry import FacevoxError
 
-__all__ = ["FER2013_EYES", "IMAGE_SUFFIXES", "ImageReadError", "align_face", "crop_face", "find_images", "load_image", "to_grayscale"]
+__all__ = ["FER2013_EYES", "IMAGE_SUFFIXES", "ImageReadError", "align_face", "crop_detected_face", "crop_face", "find_images", "load_image", "to_grayscale"]
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
@@ -262,6 +262,39 @@ def align_face(
     return np.ascontiguousarray(cv2.warpAffine(np.ascontiguousarray(src_img), matrix, (out_w, out_h),
                                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
 
+
+
+def crop_detected_face(
+    image: np.ndarray,
+    box: Any,
+    size: tuple[int, int] = (48, 48),
+    margin: float = 0.2,
+    grayscale: bool = True,
+) -> np.ndarray:
+    """The model crop of one detected face: aligned on its eyes when the detector found them.
+
+    A box with both ``left_eye`` and ``right_eye`` set (a landmark detector such as ``mtcnn``)
+    goes through :func:`align_face` (eyes level, FER2013's scale); any other box through
+    :func:`crop_face` with ``margin``. The pipelines crop every detected face this way, so a
+    model sees faces framed the same in a photo as in its training crops.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 greyscale.
+        box: a :class:`facevox.FaceBox` (or anything with ``x, y, w, h`` and optional eye attributes).
+        size: output ``(height, width)`` in pixels.
+        margin: :func:`crop_face`'s margin, used only without eyes.
+        grayscale: return ``(h, w)`` greyscale instead of ``(h, w, 3)`` RGB.
+
+    Returns:
+        ``(size[0], size[1])`` uint8 if ``grayscale`` else ``(size[0], size[1], 3)`` uint8.
+
+    Raises:
+        ValueError: as :func:`align_face` or :func:`crop_face`.
+    """
+    left, right = getattr(box, "left_eye", None), getattr(box, "right_eye", None)
+    if left is not None and right is not None:
+        return align_face(image, left, right, size, grayscale=grayscale)
+    return crop_face(image, box, size, margin, grayscale=grayscale)
 
 def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into image files.

@@ -44,11 +44,17 @@ def register_models(register: Any) -> None:
 
 @hookimpl
 def register_face_detectors(register: Any) -> None:
-    """Register ``opencv.haar`` (OpenCV's frontal-face Haar cascade, no download) and
-    ``opencv.haar_eyes`` (the same plus eye landmarks, for aligned crops)."""
-    from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector
+    """Register ``mtcnn`` (the default: the MTCNN cascade with five landmarks, weights shipped
+    here, so crops are aligned on the eyes), ``opencv.haar`` (OpenCV's frontal-face Haar cascade,
+    no weights of its own) and ``opencv.haar_eyes`` (the same plus Haar eye detection).
 
-    register("opencv.haar", HaarFaceDetector, default=True)
+    MTCNN is the default because it measured both faster and better on 640x480 photos
+    (``benchmarks/bench_expression.py --align 600``, see docs/expression.md)."""
+    from facevox_expression.detector import HaarEyeFaceDetector, HaarFaceDetector
+    from facevox_expression.mtcnn import MTCNNFaceDetector
+
+    register("mtcnn", MTCNNFaceDetector, default=True)
+    register("opencv.haar", HaarFaceDetector)
     register("opencv.haar_eyes", HaarEyeFaceDetector)
 
 

@@ -33,7 +33,7 @@ import torch
 from facevox.batching import DynamicBatcher
 from facevox.card import Task
 from facevox.compat import cpu_has_bf16
-from facevox.images import ImageReadError, align_face, crop_face, load_image, to_grayscale
+from facevox.images import ImageReadError, crop_detected_face, load_image, to_grayscale
 from facevox.registry import (
     UntrainedModelWarning,
     create_face_detector,
@@ -65,11 +65,16 @@ class FaceEmotion:
             ``detect=False``).
         emotion: the most probable label.
         scores: ``{label: probability}`` for every label of the model, summing to 1.
+        left_eye, right_eye: eye centres ``[x, y]`` in pixels of the same image (the eye on the
+            image's left first) when the detector found them (``mtcnn`` does); the crop was then
+            aligned on them. ``None`` otherwise.
     """
 
     box: list[int]
     emotion: str
     scores: dict[str, float]
+    left_eye: list[float] | None = None
+    right_eye: list[float] | None = None
 
     @property
     def area(self) -> int:
@@ -77,9 +82,13 @@ class FaceEmotion:
         return _box_area(self.box)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"box": [x, y, w, h], "emotion": ..., "scores": {...}}`` (JSON-ready)."""
-        return {"box": list(self.box), "emotion": self.emotion,
-                "scores": {k: round(float(v), 6) for k, v in self.scores.items()}}
+        """``{"box": [x, y, w, h], "emotion": ..., "scores": {...}}`` (JSON-ready), plus
+        ``"left_eye"`` / ``"right_eye"`` ``[x, y]`` when the detector found the eyes."""
+        out: dict[str, Any] = {"box": list(self.box), "emotion": self.emotion,
+                               "scores": {k: round(float(v), 6) for k, v in self.scores.items()}}
+        if self.left_eye is not None and self.right_eye is not None:
+            out.update(left_eye=list(self.left_eye), right_eye=list(self.right_eye))
+        return out
 
 
 def largest_face(faces: Sequence[Any]) -> int:
@@ -262,12 +271,7 @@ class FaceEmotionPipeline:
         if not boxes:
             return np.zeros(shape, dtype=np.uint8)
         size = (self.height, self.width)
-        return np.stack([
-            align_face(image, b.left_eye, b.right_eye, size, grayscale=grey)
-            if b.left_eye is not None and b.right_eye is not None
-            else crop_face(image, b, size, self.margin, grayscale=grey)
-            for b in boxes
-        ])
+        return np.stack([crop_detected_face(image, b, size, self.margin, grayscale=grey) for b in boxes])
 
     @torch.no_grad()
     def classify(self, crops: np.ndarray) -> np.ndarray:
@@ -304,7 +308,9 @@ class FaceEmotionPipeline:
     def _faces(self, boxes: Sequence[FaceBox], probs: np.ndarray) -> list[FaceEmotion]:
         return [
             FaceEmotion(box=b.as_list(), emotion=self.labels[int(p.argmax())],
-                        scores={label: float(v) for label, v in zip(self.labels, p, strict=True)})
+                        scores={label: float(v) for label, v in zip(self.labels, p, strict=True)},
+                        left_eye=None if b.left_eye is None else list(b.left_eye),
+                        right_eye=None if b.right_eye is None else list(b.right_eye))
             for b, p in zip(boxes, probs, strict=True)
         ]
 

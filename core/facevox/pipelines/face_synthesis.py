@@ -9,8 +9,9 @@ Example::
     faces = pipe.sample(8, label="surprise", seed=0)    # (8, 1, 48, 48)
 
 The face is found by a registered face detector (default :func:`facevox.default_face_detector`),
-the largest one is cropped with :func:`facevox.images.crop_face` (20 % margin, square, greyscale
-for one-channel models) and scaled to ``[0, 1]``. Morphing and labelled sampling need a
+the largest one is cropped with :func:`facevox.images.crop_detected_face` (aligned on the eyes
+when the detector finds them, as the default ``mtcnn`` does; otherwise a square crop with a 20 %
+margin; greyscale for one-channel models) and scaled to ``[0, 1]``. Morphing and labelled sampling need a
 :class:`facevox.ConditionalFaceAutoencoder` (a conditional VAE, Sohn, Lee & Yan 2015); sampling a
 :class:`facevox.VariationalFaceAutoencoder`; reconstruction any :class:`facevox.FaceAutoencoder`.
 """
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from facevox.card import Task
 from facevox.errors import NoFaceError
-from facevox.images import crop_face, load_image
+from facevox.images import crop_detected_face, crop_face, load_image
 from facevox.registry import create_face_detector, create_model, default_model
 from facevox.roles import (
     ConditionalFaceAutoencoder,
@@ -119,7 +120,7 @@ class FaceSynthesisPipeline:
                 raise NoFaceError("no face was found in the image; use a photo with a clear frontal face, "
                                   "or pass detect=False for an image that is already a face crop")
             box: FaceBox | None = max(boxes, key=lambda b: b.area)
-            crop = crop_face(rgb, box, size=(h, w), margin=_MARGIN, grayscale=c == 1)
+            crop = crop_detected_face(rgb, box, size=(h, w), margin=_MARGIN, grayscale=c == 1)
         else:
             box = None
             crop = crop_face(rgb, FaceBox(0, 0, rgb.shape[1], rgb.shape[0]), size=(h, w), margin=0.0,
