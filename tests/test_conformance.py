@@ -10,7 +10,7 @@ import pytest
 import torch
 import toy_plugin
 from facevox import ExpressionClassifier, ModelCard, ModelSpec, Task, hookimpl, plugins
-from facevox.testing import ConformanceError, run_conformance
+from facevox.testing import ConformanceError, check_face_detector, run_conformance
 from torch import Tensor, nn
 
 REGISTERED = facevox.list_models()
@@ -19,6 +19,33 @@ REGISTERED = facevox.list_models()
 @pytest.mark.parametrize("name", REGISTERED)
 def test_registered_model_conforms(name: str, tmp_path: Path) -> None:
     run_conformance(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", facevox.list_face_detectors())
+def test_registered_face_detector_conforms(name: str) -> None:
+    from skimage import data
+
+    check_face_detector(name)  # noise
+    check_face_detector(name, data.astronaut())  # a photo with one face (found by each built-in)
+
+
+def test_the_detector_check_catches_broken_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    class _Unsorted(facevox.FaceDetector):
+        def detect(self, image: np.ndarray) -> list[facevox.FaceBox]:
+            return [facevox.FaceBox(0, 0, 5, 5), facevox.FaceBox(0, 0, 10, 10)]
+
+    class _OneEye(facevox.FaceDetector):
+        def detect(self, image: np.ndarray) -> list[facevox.FaceBox]:
+            if image.dtype != np.uint8:
+                raise ValueError("uint8 only")
+            return [] if image.std() == 0 else [facevox.FaceBox(0, 0, 10, 10, left_eye=(2.0, 2.0))]
+
+    for broken, fault in ((_Unsorted, "decreasing area"), (_OneEye, "both eyes")):
+        monkeypatch.setattr(facevox.testing, "create_face_detector", lambda name, b=broken: b())
+        with pytest.raises(ConformanceError, match=fault):
+            check_face_detector("broken")
 
 
 def test_every_builtin_plugin_registers_models() -> None:

@@ -26,6 +26,10 @@ fault. The checks follow timm's registry-wide tests and torchvision's weight-met
   whose card reports metrics declares weights; a shipped file exists and its SHA-256 equals the
   card's ``sha256``; a card's ``params`` / ``params_millions`` equal the parameter count;
 * default weights, when shipped, load strictly and give finite outputs.
+
+Face detectors are not models; :func:`check_face_detector` checks a registered detector's
+contract (role, sorted in-bounds boxes, both-or-no eyes, no face in a flat image, a clear
+error for a float image).
 """
 
 from __future__ import annotations
@@ -45,13 +49,15 @@ from torch import Tensor, nn
 
 from facevox.card import ModelSpec, Task, task_value
 from facevox.checkpoint import load_pretrained, save_pretrained
-from facevox.registry import create_model, get_model_spec, task_info
+from facevox.registry import create_face_detector, create_model, get_model_spec, task_info
 from facevox.roles import (
     AcousticModel,
     AcousticOutput,
     ConditionalFaceAutoencoder,
     DecoderCapWarning,
     ExpressionClassifier,
+    FaceBox,
+    FaceDetector,
     FacevoxModel,
     Vocoder,
 )
@@ -64,6 +70,7 @@ __all__ = [
     "check_card",
     "check_weights",
     "check_determinism",
+    "check_face_detector",
     "check_forward",
     "check_pretrained",
     "check_role",
@@ -314,3 +321,48 @@ def run_conformance(name: str, directory: str | Path | None = None) -> None:
     check_determinism(name, model)
     check_save_load(name, model, directory)
     check_pretrained(name)
+
+
+def check_face_detector(name: str, image: Any = None) -> None:
+    """Check registered face detector ``name`` against the :class:`facevox.FaceDetector` contract.
+
+    On ``image`` (an ``(H, W, 3)`` uint8 RGB photo; default: seeded noise) the detector must
+    return a list of :class:`facevox.FaceBox` sorted by decreasing area, each with a positive
+    size, overlapping the image, a ``score`` in ``[0, 1]`` and either both eyes (inside the
+    image's bounds grown by the box size) or none; a flat grey image must give ``[]``; a float
+    image must raise ``ValueError``.
+
+    Raises:
+        ConformanceError: the first fault, naming the detector.
+    """
+    import numpy as np
+
+    detector = create_face_detector(name)
+    if not isinstance(detector, FaceDetector):
+        raise _fail(name, "role", f"factory returned {type(detector).__name__}, not a facevox.FaceDetector")
+    if image is None:
+        image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    h, w = image.shape[:2]
+    boxes = detector.detect(image)
+    if not isinstance(boxes, list) or not all(isinstance(b, FaceBox) for b in boxes):
+        raise _fail(name, "detect", f"must return a list of FaceBox, got {type(boxes).__name__}")
+    if [b.area for b in boxes] != sorted((b.area for b in boxes), reverse=True):
+        raise _fail(name, "detect", "boxes must be sorted by decreasing area")
+    for b in boxes:
+        if b.w <= 0 or b.h <= 0 or b.x >= w or b.y >= h or b.x + b.w <= 0 or b.y + b.h <= 0:
+            raise _fail(name, "detect", f"box {b.as_list()} is empty or outside the {w}x{h} image")
+        if not 0.0 <= b.score <= 1.0:
+            raise _fail(name, "detect", f"score {b.score} is outside [0, 1]")
+        if (b.left_eye is None) != (b.right_eye is None):
+            raise _fail(name, "detect", "a box must carry both eyes or none")
+        for eye in (b.left_eye, b.right_eye):
+            if eye is not None and not (-b.w <= eye[0] <= w + b.w and -b.h <= eye[1] <= h + b.h):
+                raise _fail(name, "detect", f"eye {eye} is far outside the {w}x{h} image")
+    if detector.detect(np.full((120, 160, 3), 128, np.uint8)):
+        raise _fail(name, "detect", "found a face in a flat grey image")
+    try:
+        detector.detect(np.zeros((64, 64, 3), np.float32))
+    except ValueError:
+        pass
+    else:
+        raise _fail(name, "errors", "a float32 image must raise ValueError (uint8 is the contract)")
