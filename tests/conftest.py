@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from facevox import plugins
@@ -30,3 +31,12 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut, ``(512, 512, 3)`` uint8 RGB (public domain); her face is
+    ``face_photos.ASTRONAUT_FACE``."""
+    from skimage import data
+
+    return data.astronaut()

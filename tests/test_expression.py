@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from face_photos import ASTRONAUT_FACE, iou
 from facevox.datasets import FER2013_LABELS
 from facevox.images import FER2013_EYES, align_face
 from facevox.pipelines import FaceEmotionPipeline, recognize_emotions
@@ -27,14 +28,6 @@ from facevox_expression.model import ResidualMaskAttention, ResMaskNet, ResMaskN
 from facevox_expression.train import _fit_epochs, lr_at, train
 from PIL import Image
 from safetensors.torch import load as safetensors_load
-from skimage import data as skimage_data
-
-ASTRONAUT_FACE = (176, 66, 98, 98)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return skimage_data.astronaut()  # (512, 512, 3) uint8 RGB, public domain
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +35,6 @@ def pipeline() -> FaceEmotionPipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # untrained-weights warning before weights ship
         return FaceEmotionPipeline()
-
-
-def _iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return iw * ih / (aw * ah + bw * bh - iw * ih)
 
 
 # ---------------------------------------------------------------- model
@@ -244,7 +229,7 @@ def test_haar_eyes_finds_both_eyes_and_the_pipeline_aligns(astronaut: np.ndarray
     detector = facevox.create_face_detector("opencv.haar_eyes")
     assert isinstance(detector, HaarEyeFaceDetector)
     (box,) = detector.detect(astronaut)
-    assert _iou(box.as_list(), ASTRONAUT_FACE) > 0.6
+    assert iou(box.as_list(), ASTRONAUT_FACE) > 0.6
     assert box.left_eye is not None and box.right_eye is not None
     (lx, ly), (rx, ry) = box.left_eye, box.right_eye
     assert box.x < lx < box.x + box.w / 2 < rx < box.x + box.w  # one eye in each half of the face
@@ -262,7 +247,7 @@ def test_haar_detects_the_astronaut_and_not_noise(astronaut: np.ndarray) -> None
     detector = facevox.create_face_detector("opencv.haar")
     assert isinstance(detector, HaarFaceDetector)
     boxes = detector.detect(astronaut)
-    assert len(boxes) == 1 and _iou(boxes[0].as_list(), ASTRONAUT_FACE) > 0.6
+    assert len(boxes) == 1 and iou(boxes[0].as_list(), ASTRONAUT_FACE) > 0.6
     assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
     noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     assert detector.detect(noise) == []
@@ -300,7 +285,7 @@ def test_pipeline_on_a_photo(pipeline: FaceEmotionPipeline, astronaut: np.ndarra
     faces = pipeline(astronaut)
     assert len(faces) == 1
     face = faces[0]
-    assert _iou(face.box, ASTRONAUT_FACE) > 0.6
+    assert iou(face.box, ASTRONAUT_FACE) > 0.6
     assert set(face.scores) == set(FER2013_LABELS)
     assert sum(face.scores.values()) == pytest.approx(1.0, abs=1e-5)
     assert face.emotion == max(face.scores, key=face.scores.get)
@@ -315,7 +300,7 @@ def test_pipeline_accepts_any_mode(pipeline: FaceEmotionPipeline, astronaut: np.
     path = tmp_path / f"astronaut_{mode}.png"
     Image.fromarray(astronaut).convert(mode).save(path)
     faces = pipeline(path)
-    assert len(faces) == 1 and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
+    assert len(faces) == 1 and iou(faces[0].box, ASTRONAUT_FACE) > 0.5
 
 
 def test_pipeline_respects_exif_rotation(pipeline: FaceEmotionPipeline, astronaut: np.ndarray,
@@ -327,7 +312,7 @@ def test_pipeline_respects_exif_rotation(pipeline: FaceEmotionPipeline, astronau
     path = tmp_path / "sideways.jpg"
     stored.save(path, exif=exif, quality=95)
     faces = pipeline(path)
-    assert len(faces) == 1 and _iou(faces[0].box, ASTRONAUT_FACE) > 0.5
+    assert len(faces) == 1 and iou(faces[0].box, ASTRONAUT_FACE) > 0.5
 
 
 def test_run_many_reports_bad_files_and_continues(pipeline: FaceEmotionPipeline, astronaut: np.ndarray,

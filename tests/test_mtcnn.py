@@ -6,17 +6,10 @@ import cv2
 import facevox
 import numpy as np
 import pytest
+from face_photos import ASTRONAUT_FACE, iou
 from facevox.pipelines import FaceEmotionPipeline
 from facevox_expression import mtcnn
 from facevox_expression.mtcnn import MTCNNFaceDetector, nms
-from skimage import data as skimage_data
-
-ASTRONAUT_FACE = (176, 66, 98, 98)  # x, y, w, h of Eileen Collins' face in skimage's astronaut
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return skimage_data.astronaut()  # (512, 512, 3) uint8 RGB, public domain
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +17,6 @@ def detector() -> MTCNNFaceDetector:
     made = facevox.create_face_detector("mtcnn")
     assert isinstance(made, MTCNNFaceDetector)
     return made
-
-
-def _iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return iw * ih / (aw * ah + bw * bh - iw * ih)
 
 
 def _eye_angle(box: facevox.FaceBox) -> float:
@@ -42,7 +27,7 @@ def _eye_angle(box: facevox.FaceBox) -> float:
 
 def test_finds_the_astronaut_with_her_eyes(detector: MTCNNFaceDetector, astronaut: np.ndarray) -> None:
     (box,) = detector.detect(astronaut)
-    assert _iou(box.as_list(), ASTRONAUT_FACE) > 0.5
+    assert iou(box.as_list(), ASTRONAUT_FACE) > 0.5
     assert box.score > 0.99
     assert box.left_eye is not None and box.right_eye is not None
     (lx, ly), (rx, ry) = box.left_eye, box.right_eye
@@ -51,7 +36,7 @@ def test_finds_the_astronaut_with_her_eyes(detector: MTCNNFaceDetector, astronau
     assert 0.3 < (rx - lx) / box.w < 0.65 and abs(_eye_angle(box)) < 8
     # a greyscale copy is the same photo
     (grey_box,) = detector.detect(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))
-    assert _iou(grey_box.as_list(), box.as_list()) > 0.8
+    assert iou(grey_box.as_list(), box.as_list()) > 0.8
 
 
 @pytest.mark.parametrize("angle", [-25.0, 25.0])
