@@ -108,3 +108,17 @@ def test_nms_union_and_min() -> None:
     assert nms(boxes, scores[::-1].copy(), 0.5).tolist() == [3, 2, 1]
     with pytest.raises(ValueError, match="mode"):
         nms(boxes, scores, 0.5, mode="max")
+
+
+def test_demo_marks_the_eyes_the_detector_found(astronaut: np.ndarray) -> None:
+    from facevox_demo.render import draw_faces
+
+    (face,) = FaceEmotionPipeline()(astronaut)
+    assert face.left_eye is not None and face.right_eye is not None
+    marked = draw_faces(astronaut, [face])
+    (boxed,) = FaceEmotionPipeline(detector="opencv.haar")(astronaut)
+    unmarked = draw_faces(astronaut, [boxed])
+    for ex, ey in (face.left_eye, face.right_eye):
+        x, y = int(round(ex)), int(round(ey))
+        assert not np.array_equal(marked[y, x], astronaut[y, x])  # a dot on the eye
+        assert np.array_equal(unmarked[y, x], astronaut[y, x])  # no eyes, no dot

@@ -19,11 +19,13 @@ def _box(face: Any) -> list[int]:
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Any], highlight: int | None = None) -> np.ndarray:
-    """The photo with a numbered box and the top emotion drawn for each face.
+    """The photo with a numbered box and the top emotion drawn for each face, and a dot on each
+    eye the detector found (the crop was aligned on them).
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
-        faces: objects with ``box`` (``[x, y, w, h]`` or a ``FaceBox``), ``emotion``, ``scores``.
+        faces: objects with ``box`` (``[x, y, w, h]`` or a ``FaceBox``), ``emotion``, ``scores``
+            and optionally ``left_eye`` / ``right_eye`` (``[x, y]`` pixels or ``None``).
         highlight: index of the face drawn thicker (the one that styled the speech).
 
     Returns:
@@ -38,6 +40,11 @@ def draw_faces(image: np.ndarray, faces: Sequence[Any], highlight: int | None = 
         colour = _COLOURS[i % len(_COLOURS)]
         width = max(2, round(min(canvas.size) / 150)) * (2 if i == highlight else 1)
         draw.rectangle((x, y, x + w, y + h), outline=colour, width=width)
+        radius = max(2, round(w / 40))
+        for eye in (getattr(face, "left_eye", None), getattr(face, "right_eye", None)):
+            if eye is not None:
+                ex, ey = float(eye[0]), float(eye[1])
+                draw.ellipse((ex - radius, ey - radius, ex + radius, ey + radius), fill=colour)
         label = f"#{i} {face.emotion} {100 * float(face.scores[face.emotion]):.0f}%"
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
         ty = y - (bottom - top) - 6 if y - (bottom - top) - 6 >= 0 else y + h + 2
