@@ -16,6 +16,9 @@ Prints (and optionally writes as JSON):
   and the ``mtcnn`` one (landmark eyes, aligned crop): detection rate and accuracy of each,
   plus each on the real photos that packages ship (scikit-image's astronaut, matplotlib's
   Grace Hopper);
+* real photos you label (``--photo LABEL=PATH``, repeatable): per detector, the photos where a
+  face was found and where the largest face got the label (e.g. the public-domain portraits in
+  the ``face_recognition`` 1.3.0 sdist's ``tests/test_images/``, see docs/expression.md);
 * parameters, multiply-accumulates per face and the process's peak resident memory.
 
 Targets (issue 12): >= 72 % validation accuracy, >= 1,000 crops/s, <= 50 ms p50 latency.
@@ -23,7 +26,7 @@ Targets (issue 12): >= 72 % validation accuracy, >= 1,000 crops/s, <= 50 ms p50 
 Usage::
 
     python benchmarks/bench_expression.py --data ../shared/data/fer2013 [--model expression.resmasknet]
-        [--weights run/best.safetensors] [--threads 2] [--json out.json]
+        [--weights run/best.safetensors] [--threads 2] [--align 600] [--photo happy=obama.jpg ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -148,7 +151,32 @@ def _alignment(model: object, images: np.ndarray, labels: np.ndarray, n: int) ->
     out["common_faces"] = len(common)
     out["accuracy_on_common_faces"] = {d: sum(h[k] for k in common) / max(len(common), 1) for d, h in hits.items()}
     print(f"alignment, the {len(common)} faces every detector found: accuracy "
-          + ", ".join(f"{d} {a:.4f}" for d, a in out["accuracy_on_common_faces"].items()))  # type: ignore[union-attr]
+          + ", ".join(f"{d} {a:.4f}" for d, a in out["accuracy_on_common_faces"].items()))  # type: ignore[attr-defined]
+    return out
+
+
+def _labelled_photos(model: object, photos: list[str]) -> dict[str, object]:
+    """Each detector's pipeline on ``LABEL=PATH`` photos: found / right counts and per-photo results."""
+    pairs = []
+    for item in photos:
+        label, sep, where = item.partition("=")
+        if not sep or label not in FER2013_LABELS:
+            raise SystemExit(f"--photo takes LABEL=PATH with LABEL one of {', '.join(FER2013_LABELS)}; got {item!r}")
+        pairs.append((label, Path(where)))
+    out: dict[str, object] = {"photos": len(pairs)}
+    for detector in DETECTORS:
+        pipe = FaceEmotionPipeline(model, detector=detector)  # type: ignore[arg-type]
+        rows = []
+        for label, path in pairs:
+            faces = pipe(path)
+            face = max(faces, key=lambda f: f.area) if faces else None
+            rows.append({"photo": path.name, "label": label, "emotion": face.emotion if face else None,
+                         "score": round(face.scores[face.emotion], 3) if face else None})
+        found = sum(r["emotion"] is not None for r in rows)
+        right = sum(r["emotion"] == r["label"] for r in rows)
+        out[detector] = {"found": found, "right": right, "rows": rows}
+        print(f"labelled photos, {detector}: face found in {found}/{len(pairs)}, right in {right}/{len(pairs)}: "
+              + ", ".join(f"{r['photo']} {r['label']}->{r['emotion']}" for r in rows))
     return out
 
 
@@ -184,6 +212,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30, help="latency repetitions")
     parser.add_argument("--align", type=int, default=0, metavar="N",
                         help="also measure face alignment on N split faces pasted into scenes (e.g. 600)")
+    parser.add_argument("--photo", action="append", default=[], metavar="LABEL=PATH",
+                        help="a real photo and the emotion you see in it (repeatable)")
     parser.add_argument("--json", dest="json_out", help="also write the results here")
     args = parser.parse_args()
     if args.threads:
@@ -230,6 +260,8 @@ def main() -> None:
     else:
         crops = np.random.default_rng(0).integers(0, 256, (args.batch_size, 48, 48), dtype=np.uint8)
 
+    if args.photo:
+        results["labelled_photos"] = _labelled_photos(model if args.weights else args.model, args.photo)
     cps_tta = _throughput(pipe, crops)
     cps = _throughput(plain, crops)
     plain.bf16 = not plain.bf16
