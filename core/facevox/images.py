@@ -263,7 +263,6 @@ def align_face(
                                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
 
 
-
 def crop_detected_face(
     image: np.ndarray,
     box: Any,
@@ -295,6 +294,7 @@ def crop_detected_face(
     if left is not None and right is not None:
         return align_face(image, left, right, size, grayscale=grayscale)
     return crop_face(image, box, size, margin, grayscale=grayscale)
+
 
 def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into image files.
