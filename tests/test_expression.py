@@ -281,6 +281,18 @@ def test_pipeline_tta_views_are_averaged() -> None:
         FaceEmotionPipeline(model, tta="ten-crop")
 
 
+def test_pipeline_warns_when_an_unregistered_model_has_no_normalisation() -> None:
+    model = ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1))).eval()
+    with pytest.warns(UserWarning, match="no registered name.*pass mean= and std="):
+        pipe = FaceEmotionPipeline(model, tta=False)
+    assert (pipe.mean, pipe.std) == ((0.0,), (1.0,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # given normalisation, or a registered model: no warning
+        FaceEmotionPipeline(model, tta=False, mean=(0.5,), std=(0.25,))
+        named = FaceEmotionPipeline(facevox.create_model("expression.resmasknet", pretrained=False), tta=False)
+    assert (named.mean, named.std) == ((0.5,), (0.25,))
+
+
 def test_pipeline_on_a_photo(pipeline: FaceEmotionPipeline, astronaut: np.ndarray) -> None:
     faces = pipeline(astronaut)
     assert len(faces) == 1

@@ -186,7 +186,8 @@ class FaceEmotionPipeline:
             of the crop and its mirror; ``False`` / ``"none"`` uses the crop alone.
         margin: fraction of the face box added on each side before cropping.
         mean, std: input normalisation (pixels scaled to ``[0, 1]``); default: the model
-            card's ``preprocessing`` (a registered model), else ``0`` and ``1``.
+            card's ``preprocessing`` (a registered model), else ``0`` and ``1`` with a
+            ``UserWarning`` (an unregistered instance: its training normalisation is unknown).
         bf16: classify in bfloat16 autocast on CPU (about 2x the crops/s; probabilities move
             by about 0.01); ``None`` (default): when :func:`facevox.compat.cpu_has_bf16`.
         max_batch_size: dynamic batching for servers: with ``> 1``, calls made at the same time
@@ -242,6 +243,14 @@ class FaceEmotionPipeline:
         self.model = built.eval()
         self.model_name = name
         pre = get_model_spec(name).card.preprocessing if name else None
+        if pre is None and (mean is None or std is None):
+            warnings.warn(
+                f"FaceEmotionPipeline: the {type(built).__name__} instance has no registered name (facevox_name), "
+                "so its input normalisation is unknown and mean 0 / std 1 on pixels in [0, 1] is assumed; pass "
+                "mean= and std= (its card's preprocessing), or build it with facevox.create_model(name)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.mean = tuple(mean if mean is not None else (pre.mean if pre and pre.mean else (0.0,)))
         self.std = tuple(std if std is not None else (pre.std if pre and pre.std else (1.0,)))
         self.labels: tuple[str, ...] = tuple(built.labels)
