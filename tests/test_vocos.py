@@ -135,3 +135,30 @@ def test_train_vocoder_cli_learns_and_resumes(tmp_path: Path, capsys: pytest.Cap
     assert "from step 60" in capsys.readouterr().out
     assert cli([*common, "--steps", "90", "--resume", "--layers", "3"]) != 0
     assert "was trained with" in capsys.readouterr().err
+
+
+def test_train_vocoder_init_fine_tunes_and_validates_on_acoustic_mels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", ["a tone", "another tone", "a third"], [0.6, 0.6, 0.6])
+    common = ["train", "vocoder", str(corpus), "--teacher", "griffinlim.default", "--clips", "2",
+              "--val-count", "1", "--val-clips", "1", "--dim", "32", "--intermediate-dim", "64", "--layers", "2",
+              "--batch-size", "4", "--segment-frames", "8", "--warmup", "0", "--threads", "1"]
+    first = tmp_path / "first"
+    assert cli([*common, "--out", str(first), "--acoustic", "", "--lr", "3e-3", "--steps", "40",
+                "--eval-every", "20"]) == 0
+    best = min(r["val_total"] for r in map(json.loads, (first / "metrics.jsonl").read_text().splitlines())
+               if "val_total" in r)
+    tuned = tmp_path / "tuned"  # a learning rate too small to move the weights: validation = the init's
+    assert cli([*common, "--out", str(tuned), "--acoustic", "tts.fastspeech_joe", "--acoustic-clips", "1",
+                "--init", str(first / "model.safetensors"), "--lr", "1e-12", "--steps", "1", "--eval-every", "1"]) == 0
+    (record,) = [r for r in map(json.loads, (tuned / "metrics.jsonl").read_text().splitlines()) if "val_total" in r]
+    assert record["val_total"] == pytest.approx(best, rel=1e-4)
+    assert record["valfs_total"] > 0  # the acoustic model's mels of the held-out text, scored too
+    assert len(list((tuned / "cache" / "valfs").glob("*.npz"))) == 1
+    wrong = tmp_path / "wrong.safetensors"
+    facevox.save_weights(VocosVocoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=1)), wrong)
+    capsys.readouterr()
+    assert cli([*common, "--out", str(tmp_path / "bad"), "--acoustic", "", "--init", str(wrong), "--steps", "1"]) != 0
+    assert "do not fit VocosVocoder" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "cache").exists()  # refused before the teacher cache is built

@@ -16,6 +16,11 @@ Recipe (measured in docs/vocoders.md and the ``vocos.joe`` card):
    AdamW, linear warm-up then cosine decay, bf16 autocast on CPUs with native bfloat16 (float32 elsewhere: emulated bf16 is slower),
    gradient clipping at 1.
 
+Validation (every ``--eval-every`` steps) scores the same loss on ``--val-clips`` held-out clips
+twice: their true mels (``val_*``, copy synthesis) and the acoustic model's mels of their texts
+(``valfs_*``, the mels the pipeline gives); the kept weights minimise the sum of both totals.
+``--init`` fine-tunes trained weights of the same architecture (e.g. the shipped ``vocos.joe``).
+
 Checkpoints: ``OUT/last.pt`` (every ``--save-every`` steps and at the end; ``--resume``
 continues from it), ``OUT/model.safetensors`` + ``OUT/config.json`` (float32 weights of the
 best validation loss), metrics in ``OUT/metrics.jsonl``.
@@ -97,14 +102,15 @@ def build_teacher_cache(
     jobs: list[tuple[str, object]] = [("gt", u) for u in train[:clips]]
     jobs += [("fs", u) for u in train[::-1][:acoustic_clips]] if model is not None else []
     jobs += [("val", u) for u in held[:val_clips]]
-    for kind in ("gt", "fs", "val"):
+    jobs += [("valfs", u) for u in held[:val_clips]] if model is not None else []
+    for kind in ("gt", "fs", "val", "valfs"):
         (cache / kind).mkdir(parents=True, exist_ok=True)
     for i, (kind, u) in enumerate(jobs):
         path = cache / kind / f"{u.uid}.npz"  # type: ignore[attr-defined]
         if path.is_file():
             continue
         with torch.no_grad():
-            if kind == "fs":
+            if kind in ("fs", "valfs"):
                 tokens, lengths = processor([u.text])  # type: ignore[attr-defined,misc]
                 out = model.infer(tokens, lengths)  # type: ignore[union-attr]
                 mel = out.mel[0, :, : int(out.mel_lengths[0])]
@@ -188,24 +194,31 @@ def _validate(model: VocosVocoder, pairs: list[tuple[Tensor, Tensor]]) -> dict[s
 @click.option("--eval-every", default=1000, show_default=True, type=click.IntRange(1))
 @click.option("--save-every", default=500, show_default=True, type=click.IntRange(1))
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--init", "init_weights", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Start from these .safetensors weights of the same architecture (fine-tuning).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--seed", default=0, show_default=True)
 def train_vocoder_command(
     data_dir: Path, out_dir: Path, teacher: str, acoustic: str, clips: int, acoustic_clips: int, val_count: int,
     val_clips: int, dim: int, intermediate_dim: int, layers: int, steps: int, batch_size: int,
     segment_frames: int, lr: float, warmup: int, max_minutes: float | None, eval_every: int, save_every: int,
-    threads: int, resume: bool, seed: int,
+    threads: int, init_weights: Path | None, resume: bool, seed: int,
 ) -> None:
     """Distil TEACHER into a Vocos-style vocoder on DATA_DIR (LJSpeech layout)."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
+    config = VocosConfig(dim=dim, intermediate_dim=intermediate_dim, num_layers=layers)
+    model = VocosVocoder(config).train()
+    if init_weights is not None:  # before the (long) teacher cache: a misfit file fails at once
+        from facevox import load_weights
+
+        load_weights(model, init_weights)  # CheckpointError naming the missing / misshapen weights
     cache = out_dir / "cache"
     build_teacher_cache(data_dir, cache, teacher, acoustic or None, clips, acoustic_clips, val_count, val_clips)
     train_pairs = _load_pairs(cache / "gt") + _load_pairs(cache / "fs")
     val_pairs = _load_pairs(cache / "val")[:val_clips]
-    config = VocosConfig(dim=dim, intermediate_dim=intermediate_dim, num_layers=layers)
-    model = VocosVocoder(config).train()
+    valfs_pairs = _load_pairs(cache / "valfs")[:val_clips]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.8, 0.99), weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
@@ -242,8 +255,11 @@ def train_vocoder_command(
         record: dict[str, float] = {"step": step, "lr": sched.get_last_lr()[0], **{k: float(v.detach()) for k, v in losses.items()}}
         if step % eval_every == 0 or step == steps:
             record.update(_validate(model, val_pairs))
-            if record["val_total"] < best:
-                best = record["val_total"]
+            if valfs_pairs:
+                record.update({f"valfs_{k[4:]}": v for k, v in _validate(model, valfs_pairs).items()})
+            score = record["val_total"] + record.get("valfs_total", 0.0)
+            if score < best:
+                best = score
                 from facevox import save_weights
 
                 save_weights(model, out_dir / "model.safetensors", dtype=None)
