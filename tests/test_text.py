@@ -7,6 +7,7 @@ import warnings
 import facevox
 import pytest
 import torch
+from facevox_tts.normalize_words import spell_letters
 from facevox_tts.text import SYMBOLS, EnglishCharacters, normalize_text, split_sentences
 
 
@@ -94,3 +95,25 @@ def test_registered_text_processor() -> None:
     proc = facevox.create_text_processor("en.chars")
     assert isinstance(proc, facevox.TextProcessor)
     assert proc.normalize("Dr. Who") == "doctor who"
+    # a character model reads lone letters by their names (normalize_text keeps "f b i")
+    assert proc.normalize("The FBI met at 9 a.m. EDT.") == "the eff bee eye met at nine ay em ee dee tee."
+
+
+@pytest.mark.parametrize(
+    ("text", "spelled"),
+    [
+        ("the f b i and the c i a.", "the eff bee eye and the see eye ay."),
+        ("nine a m, e d t", "nine ay em, ee dee tee"),
+        ("a cat and i", "a cat and i"),  # the article and the pronoun stay
+        ("vitamin a or vitamin d", "vitamin a or vitamin dee"),
+        ("the f b i's files, two c d's", "the eff bee eye's files, two see dee's"),
+        ("i'm here, it's fine", "i'm here, it's fine"),
+        ("an x-ray and a t-shirt", "an ex-ray and a tee-shirt"),
+        ("i d a-two", "eye dee ay-two"),
+        ("w w w dot example dot com", "double you double you double you dot example dot com"),
+        ("", ""),
+        ("no letters alone here.", "no letters alone here."),
+    ],
+)
+def test_spell_letters(text: str, spelled: str) -> None:
+    assert spell_letters(text) == spelled

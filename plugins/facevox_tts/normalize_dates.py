@@ -139,6 +139,16 @@ def _clock(hours: int, minutes: int, suffix: str) -> str:
     return f"{spoken} {suffix}" if suffix else spoken
 
 
+_TIME_ZONE_RE = re.compile(r"[ \t]+(?:[ECMPA][SD]T|[ECMP]T|UTC|GMT|BST|CES?T)\b")
+
+
+def _clock_end(match: re.Match[str]) -> str:
+    """``lex.sentence_end`` after an "a.m." / "p.m." dot, except before a time zone ("8 a.m. EDT, ...")."""
+    if _TIME_ZONE_RE.match(match.string, match.end()):
+        return ""
+    return lex.sentence_end(match.string, match.end())
+
+
 def _time(match: re.Match[str]) -> str:
     h, m, s, ampm, dot, word = match.groups()
     hours, minutes = int(h), int(m)
@@ -147,14 +157,14 @@ def _time(match: re.Match[str]) -> str:
     spoken = _clock(hours, minutes, f"{ampm.lower()} m" if ampm else (word or ""))
     if s and int(s):
         spoken += f" and {nums.words(int(s))} second{'s' if int(s) != 1 else ''}"
-    return spoken + (lex.sentence_end(match.string, match.end()) if dot else "")
+    return spoken + (_clock_end(match) if dot else "")
 
 
 def _hour(match: re.Match[str]) -> str:
     h, ampm, dot = match.groups()
     if not 1 <= int(h) <= 12:
         return match.group(0)
-    return f"{nums.words(int(h))} {ampm.lower()} m" + (lex.sentence_end(match.string, match.end()) if dot else "")
+    return f"{nums.words(int(h))} {ampm.lower()} m" + (_clock_end(match) if dot else "")
 
 
 _DIGIT = _rx(r"\d")
@@ -171,5 +181,5 @@ PASSES: tuple[tuple[re.Pattern[str], re.Pattern[str], str | Callable[[re.Match[s
     (_DIGIT, _SPACED_RANGE_RE, _spaced_range),
     (_rx(":"), _TIME_RE, _time),
     (_DIGIT, _HOUR_RE, _hour),
-    (_rx(r"[AaPp]\.[Mm]"), _AMPM_RE, lambda m: f"{m.group(1).lower()} m" + lex.sentence_end(m.string, m.end())),
+    (_rx(r"[AaPp]\.[Mm]"), _AMPM_RE, lambda m: f"{m.group(1).lower()} m" + _clock_end(m)),
 )

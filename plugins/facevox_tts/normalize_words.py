@@ -15,6 +15,7 @@ from facevox_tts.normalize_numbers import digits
 
 __all__ = [
     "ABBREVIATIONS",
+    "LETTER_NAMES",
     "CARDINAL_NUMERAL_WORDS",
     "CONTEXT_CHARS",
     "MONTHS",
@@ -28,6 +29,7 @@ __all__ = [
     "is_name",
     "previous_word",
     "pronounceable",
+    "spell_letters",
     "sentence_end",
 ]
 
@@ -246,3 +248,45 @@ def previous_word(text: str, start: int) -> tuple[str, bool]:
 def is_name(word: str) -> bool:
     """A capitalised word: "Main", not "MAIN" or "main"."""
     return len(word) > 1 and word[0].isupper() and word[1:].islower()
+
+
+LETTER_NAMES: dict[str, str] = dict(
+    a="ay", b="bee", c="see", d="dee", e="ee", f="eff", g="gee", h="aitch", i="eye", j="jay", k="kay", l="el",
+    m="em", n="en", o="oh", p="pee", q="cue", r="are", s="ess", t="tee", u="you", v="vee", w="double you",
+    x="ex", y="why", z="zee",
+)
+"""The English name of each letter, spelled as words (the usual dictionary respellings)."""
+
+_SPELL_WORD_RE = re.compile(r"[a-z0-9']+")
+
+
+def spell_letters(text: str) -> str:
+    """Spell the lone letters of normalised text by their names: "the f b i" -> "the eff bee eye".
+
+    For acoustic models that read characters: they learn to say a letter inside words and
+    have almost never seen one alone, so "a m" came out as "and", "e d t" as "8". A word that
+    is one letter (or a letter with ``'s``: "c d's") is replaced by :data:`LETTER_NAMES`;
+    "a" and "i" only inside a run of lone letters ("u s a", "c i a"), since alone they are
+    the article and the pronoun. Everything else, punctuation included, is kept.
+
+    Args:
+        text: lower-case text as :func:`facevox_tts.normalize.normalize_text` returns it.
+    """
+    words = list(_SPELL_WORD_RE.finditer(text))
+    lone = [  # one letter, not joined by a hyphen ("t-shirt" is no run that makes "a t-shirt" a letter)
+        len(m.group(0)) == 1 and m.group(0).isalpha() and "-" not in text[max(m.start() - 1, 0) : m.end() + 1]
+        for m in words
+    ]
+    out: list[str] = []
+    last = 0
+    for k, m in enumerate(words):
+        word = m.group(0)
+        if not (word[0].isalpha() and (len(word) == 1 or word[1:] == "'s")):
+            continue
+        in_run = (k > 0 and lone[k - 1]) or (k + 1 < len(words) and lone[k + 1])
+        if word[0] in "ai" and not in_run:
+            continue
+        out += [text[last : m.start()], LETTER_NAMES[word[0]] + word[1:]]
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
