@@ -152,8 +152,9 @@ def test_train_vocoder_init_fine_tunes_and_validates_on_acoustic_mels(
     tuned = tmp_path / "tuned"  # a learning rate too small to move the weights: validation = the init's
     assert cli([*common, "--out", str(tuned), "--acoustic", "tts.fastspeech_joe", "--acoustic-clips", "1",
                 "--init", str(first / "model.safetensors"), "--lr", "1e-12", "--steps", "1", "--eval-every", "1"]) == 0
-    (record,) = [r for r in map(json.loads, (tuned / "metrics.jsonl").read_text().splitlines()) if "val_total" in r]
-    assert record["val_total"] == pytest.approx(best, rel=1e-4)
+    start, record = [r for r in map(json.loads, (tuned / "metrics.jsonl").read_text().splitlines()) if "val_total" in r]
+    assert start["step"] == 0 and start["val_total"] == pytest.approx(best, rel=1e-4)  # the init, before a step
+    assert record["step"] == 1 and record["val_total"] == pytest.approx(best, rel=1e-4)
     assert record["valfs_total"] > 0  # the acoustic model's mels of the held-out text, scored too
     assert len(list((tuned / "cache" / "valfs").glob("*.npz"))) == 1
     wrong = tmp_path / "wrong.safetensors"

@@ -170,6 +170,15 @@ def _validate(model: VocosVocoder, pairs: list[tuple[Tensor, Tensor]]) -> dict[s
     return {f"val_{k}": v / max(len(pairs), 1) for k, v in sums.items()}
 
 
+def _validation(model: VocosVocoder, val_pairs: list[tuple[Tensor, Tensor]],
+                valfs_pairs: list[tuple[Tensor, Tensor]]) -> dict[str, float]:
+    """``val_*`` losses on true mels and ``valfs_*`` on the acoustic model's mels (when cached)."""
+    record = _validate(model, val_pairs)
+    if valfs_pairs:
+        record.update({f"valfs_{k[4:]}": v for k, v in _validate(model, valfs_pairs).items()})
+    return record
+
+
 @click.command("vocoder")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -243,6 +252,11 @@ def train_vocoder_command(
                         "step": step, "best": best, "config": asdict(config)}, tmp)
 
     start, log = time.monotonic(), out_dir / "metrics.jsonl"
+    if init_weights is not None and step == 0:  # where the fine-tuning starts from (not kept as "best")
+        first = {"step": 0, **_validation(model, val_pairs, valfs_pairs)}
+        click.echo(" ".join(f"{k} {v:.4g}" for k, v in first.items()))
+        with log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(first) + "\n")
     while step < steps:
         mels, target = _batch(train_pairs, batch_size, segment_frames, config.hop_length, rng)
         losses = distillation_loss(_centre(model, mels), target)
@@ -254,9 +268,7 @@ def train_vocoder_command(
         step += 1
         record: dict[str, float] = {"step": step, "lr": sched.get_last_lr()[0], **{k: float(v.detach()) for k, v in losses.items()}}
         if step % eval_every == 0 or step == steps:
-            record.update(_validate(model, val_pairs))
-            if valfs_pairs:
-                record.update({f"valfs_{k[4:]}": v for k, v in _validate(model, valfs_pairs).items()})
+            record.update(_validation(model, val_pairs, valfs_pairs))
             score = record["val_total"] + record.get("valfs_total", 0.0)
             if score < best:
                 best = score
