@@ -96,7 +96,7 @@ def test_registered_text_processor() -> None:
     assert isinstance(proc, facevox.TextProcessor)
     assert proc.normalize("Dr. Who") == "doctor who"
     # a character model reads lone letters by their names (normalize_text keeps "f b i")
-    assert proc.normalize("The FBI met at 9 a.m. EDT.") == "the eff bee eye met at nine ay em ee dee tee."
+    assert proc.normalize("The FBI met at 9 a.m. EDT.") == "the eff bee eye met at nine ay em, ee dee tee."
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("Doors open at 6pm.", "doors open at six p m."),
         ("Wake up at 5 a.m. Then run.", "wake up at five a m. then run."),
         ("It is 9:30 a.m. in London.", "it is nine thirty a m in london."),
-        ("It begins at 8 a.m. EDT, with coverage.", "it begins at eight a m e d t, with coverage."),  # a zone: no end
-        ("Lift-off is at 5:02 p.m. EST on Saturday.", "lift-off is at five oh two p m e s t on saturday."),
+        ("It begins at 8 a.m. EDT, with coverage.", "it begins at eight a m, e d t, with coverage."),  # zone: no end
+        ("Lift-off is at 5:02 p.m. EST on Saturday.", "lift-off is at five oh two p m, e s t on saturday."),
         ("The race took 2:05:30.", "the race took two oh five and thirty seconds."),
         ("at 18:00", "at eighteen hundred"),
         ("at 7:00", "at seven o'clock"),

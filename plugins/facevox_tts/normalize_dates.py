@@ -143,9 +143,10 @@ _TIME_ZONE_RE = re.compile(r"[ \t]+(?:[ECMPA][SD]T|[ECMP]T|UTC|GMT|BST|CES?T)\b"
 
 
 def _clock_end(match: re.Match[str]) -> str:
-    """``lex.sentence_end`` after an "a.m." / "p.m." dot, except before a time zone ("8 a.m. EDT, ...")."""
+    """``lex.sentence_end`` after an "a.m." / "p.m." dot; before a time zone ("8 a.m. EDT, ...") a comma,
+    the short pause a reader makes there, instead of a sentence end."""
     if _TIME_ZONE_RE.match(match.string, match.end()):
-        return ""
+        return ","
     return lex.sentence_end(match.string, match.end())
 
 
