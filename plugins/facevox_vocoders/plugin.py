@@ -35,7 +35,7 @@ _VOCOS_WEIGHTS = files(__package__) / "weights" / "vocos_joe.safetensors"
 
 # Measured by benchmarks/bench_vocoders.py and benchmarks/bench_tts.py (docs/vocoders.md).
 _VOCOS_CARD = ModelCard(
-    sha256="c39480bf289ce7e744dddf5e5a187ad5b294c11bea628968aee02a61377346d3",  # of weights/vocos_joe.safetensors
+    sha256="7d2137ccd4243f60da88797631459a715da39e3992446ee9a6a73b6d171cffc3",  # of weights/vocos_joe.safetensors
     summary=(
         "Vocos-style vocoder (ConvNeXt at frame rate + inverse-STFT head) distilled from HiFi-GAN V1 "
         "on the joe voice: the default vocoder, about 40 times cheaper than HiFi-GAN V1 per second of audio."
@@ -49,8 +49,9 @@ _VOCOS_CARD = ModelCard(
     training_data=(
         "joe-tts (4,000 single-speaker utterances in LJSpeech layout; texts from LJ Speech, public domain): "
         "HiFi-GAN V1 (universal) waveforms of the log-mels of 420 training clips and of the mels "
-        "tts.fastspeech_joe predicts for 180 other training texts (51 minutes of audio); the 100 "
-        "utterances tts.fastspeech_joe holds out are not used."
+        "tts.fastspeech_joe predicts for 180 other training texts (51 minutes of audio) in the first stage; "
+        "100 clips and the acoustic model's mels of 400 texts in the fine-tuning stage; the 100 utterances "
+        "tts.fastspeech_joe holds out are not trained on (24 of them pick the checkpoint)."
     ),
     recipe=(
         "facevox train vocoder (facevox_vocoders.train_vocos, docs/vocoders.md): 6 ConvNeXt blocks (dim 256, "
@@ -59,39 +60,49 @@ _VOCOS_CARD = ModelCard(
         "waveform, no discriminator: multi-resolution STFT loss (spectral convergence + log magnitude; FFT "
         "512/1024/2048) + compressed complex STFT loss (|S|^0.3 with phase, L1) + 2 x log-mel L1. Random "
         "48-frame crops with 8 frames of context on each side, batch 16; AdamW (betas 0.8/0.99, weight decay "
-        "0.01), 500 warm-up steps to 1e-3 then cosine decay over 24,000 steps, bf16 autocast, clip 1; "
-        "22,953 steps in 80 minutes on a 2-core CPU, no GPU; the checkpoint of the lowest validation loss "
-        "(24 held-out clips) is shipped, as float16."
+        "0.01), clip 1. Stage 1: 500 warm-up steps to 1e-3 then cosine decay over 24,000 steps, bf16 autocast, "
+        "22,953 steps in 80 minutes on a 2-core CPU. Stage 2 (2026-12-07), fine-tuning on the acoustic "
+        "model's mels: --init stage 1, --clips 100 --acoustic-clips 400, 200 warm-up steps to 3e-4, cosine "
+        "over 8,000 steps, float32, 50 minutes on 2 CPU threads; no GPU. The checkpoint of the lowest "
+        "validation loss (24 held-out utterances, true mels + the acoustic model's mels of their texts: "
+        "2.159 + 2.035 before stage 2, 2.156 + 1.966 after) is shipped, as float16."
     ),
     metrics={
         "params_millions": 2.79,
-        "cpu_rtf_1thread": 0.0081,
+        "cpu_rtf_1thread": 0.0093,
         "copy_joe_heldout_clips": 20,
-        "copy_joe_wer": 0.0955,
-        "copy_joe_dnsmos_ovrl": 2.957,
-        "copy_joe_hifigan_wer": 0.1045,
+        "copy_joe_wer": 0.1075,
+        "copy_joe_dnsmos_ovrl": 2.947,
+        "copy_joe_hifigan_wer": 0.1164,
         "copy_joe_hifigan_dnsmos_ovrl": 2.959,
-        "tts_sentences": 20,
-        "tts_wer": 0.050,
-        "tts_dnsmos_ovrl": 2.907,
-        "tts_hifigan_wer": 0.028,
-        "tts_hifigan_dnsmos_ovrl": 2.749,
-        "pipeline_cpu_rtf_1thread": 0.0267,
-        "first_audio_s_2threads": 0.058,
-        "ljspeech_dnsmos_ovrl": 2.293,
+        "tts_sentences": 40,
+        "tts_wer": 0.0539,
+        "tts_dnsmos_ovrl": 2.921,
+        "tts_hifigan_wer": 0.0520,
+        "tts_hifigan_dnsmos_ovrl": 2.822,
+        "tts_lj040_050_sentences": 66,
+        "tts_lj040_050_wer": 0.0781,
+        "tts_lj040_050_hifigan_wer": 0.0867,
+        "pipeline_cpu_rtf_1thread": 0.0229,
+        "pipeline_cpu_ratio_to_piper": 0.24,
+        "first_audio_s_2threads": 0.028,
+        "ljspeech_dnsmos_ovrl": 2.229,
         "ljspeech_hifigan_dnsmos_ovrl": 3.059,
     },
     notes=(
-        "Measured on a 2-core CPU, 1 thread (benchmarks/bench_vocoders.py --ids, benchmarks/bench_tts.py --peer "
-        "piper --dnsmos --limit 20). Copy synthesis of 20 held-out joe-tts clips (not used for training or "
-        "checkpoint choice): Whisper tiny.en WER 0.096 (HiFi-GAN V1 0.104, originals 0.101), DNSMOS overall "
-        "2.957 (HiFi-GAN 2.959, originals 3.247), CPU 0.0081 s per audio second (HiFi-GAN 0.758). On "
-        "tts.fastspeech_joe's mels of bench_tts.py's first 20 sentences: WER 0.050 against HiFi-GAN's 0.028 "
-        "(not within the 0.5-point aim), DNSMOS 2.907 (HiFi-GAN 2.749); the whole text-to-speech pipeline "
-        "costs 0.027 CPU-s per audio second, 0.26 x Piper en_US-joe-medium's 0.101 in the same run; first "
-        "audio of a 3-sentence paragraph after 0.058 s (stream, 2 threads). A single-speaker vocoder: on "
-        "LJSpeech's female voice (4 real clips) DNSMOS falls to 2.29 (HiFi-GAN universal 3.06), so use "
-        "hifigan.universal for voices other than joe."
+        "Measured on a 2-core CPU, 1 thread, on 2026-12-07 (benchmarks/bench_vocoders.py --ids; the mels of "
+        "tts.fastspeech_joe for bench_tts.py's 40 sentences and the 66 real LJSpeech sentences of --set "
+        "lj040-050, both vocoders on the same mels; benchmarks/bench_tts.py --peer piper --dnsmos). Copy "
+        "synthesis of 20 held-out joe-tts clips (not used for training or checkpoint choice): Whisper tiny.en "
+        "WER 0.108 (HiFi-GAN V1 0.116), DNSMOS overall 2.947 (HiFi-GAN 2.959), CPU 0.0093 s per audio second "
+        "(HiFi-GAN about 1.0 on this CPU). On the acoustic model's mels: WER 0.054 on the 40 benchmark "
+        "sentences (HiFi-GAN 0.052: within the 0.5-point aim) and 0.078 on the 66 real sentences (HiFi-GAN "
+        "0.087), DNSMOS 2.921 (HiFi-GAN 2.822). An earlier figure on only the first 20 sentences (0.050 "
+        "against 0.028) was a few words' difference. The whole text-to-speech pipeline costs 0.023 CPU-s "
+        "per audio second, 0.24 x Piper en_US-joe-medium's in the same run; first audio of a 3-sentence "
+        "paragraph after 0.028 s (stream, 2 threads). A single-speaker vocoder: on LJSpeech's female voice "
+        "(4 real clips) DNSMOS falls to 2.23 (HiFi-GAN universal 3.06), so use hifigan.universal for voices "
+        "other than joe."
     ),
 )
 
@@ -100,11 +111,18 @@ def _hifigan_card(checkpoint: HiFiGANCheckpoint) -> ModelCard:
     if checkpoint is HiFiGANCheckpoint.UNIVERSAL:
         summary = "HiFi-GAN V1 vocoder, universal (multi-speaker) generator: the high-quality choice."
         data = "Universal HiFi-GAN generator of the authors (multi-speaker English speech, incl. VCTK and LJSpeech)."
-        metrics = {"params_millions": 13.93}
+        metrics = {  # 2026-12-07, the same runs as vocos.joe's card (its notes say which)
+            "params_millions": 13.93, "cpu_rtf_1thread": 1.07, "copy_joe_heldout_clips": 20, "copy_joe_wer": 0.1164,
+            "copy_joe_dnsmos_ovrl": 2.959, "tts_sentences": 40, "tts_wer": 0.0520, "tts_dnsmos_ovrl": 2.822,
+            "tts_lj040_050_sentences": 66, "tts_lj040_050_wer": 0.0867, "ljspeech_dnsmos_ovrl": 3.059,
+        }
     else:
         summary = "HiFi-GAN V1 vocoder trained on LJSpeech (single female speaker)."
         data = "LJ Speech 1.1 (public domain), as released by the HiFi-GAN authors."
-        metrics = {"params_millions": 13.93}
+        metrics = {  # copy synthesis of the same 20 held-out joe-tts clips, 1 thread, 2026-12-07
+            "params_millions": 13.93, "cpu_rtf_1thread": 0.945, "copy_joe_heldout_clips": 20, "copy_joe_wer": 0.1045,
+            "copy_joe_dnsmos_ovrl": 2.930,
+        }
     return ModelCard(
         summary=summary,
         licence="MIT",
@@ -167,6 +185,10 @@ def register_models(register: Callable[[Any], None]) -> None:
                 preprocessing=_PREPROCESSING,
                 training_data="None: a signal-processing method with no trainable parameters.",
                 recipe="n_iter 32, momentum 0.99, seeded random initial phases.",
+                metrics={  # copy synthesis of vocos.joe's 20 held-out joe-tts clips, 1 thread, 2026-12-07
+                    "params_millions": 0.0, "cpu_rtf_1thread": 0.0495, "copy_joe_heldout_clips": 20,
+                    "copy_joe_wer": 0.1045, "copy_joe_dnsmos_ovrl": 2.720,
+                },
                 notes="Lower quality than HiFi-GAN (phasey, buzzy) but needs no weights. See docs/vocoders.md.",
             ),
         )
