@@ -15,9 +15,9 @@ from facevox_tts.normalize_numbers import digits
 
 __all__ = [
     "ABBREVIATIONS",
-    "LETTER_NAMES",
     "CARDINAL_NUMERAL_WORDS",
     "CONTEXT_CHARS",
+    "LETTER_NAMES",
     "MONTHS",
     "REGNAL_NAMES",
     "TITLES",
@@ -29,8 +29,8 @@ __all__ = [
     "is_name",
     "previous_word",
     "pronounceable",
-    "spell_letters",
     "sentence_end",
+    "spell_letters",
 ]
 
 #: How far around a token its context is read (keeps normalisation linear in the text).
