@@ -130,6 +130,9 @@ def test_train_vocoder_cli_learns_and_resumes(tmp_path: Path, capsys: pytest.Cap
     config = VocosConfig(**json.loads((out / "config.json").read_text()))
     assert (config.dim, config.num_layers) == (32, 2)
     facevox.load_weights(VocosVocoder(config), out / "model.safetensors")  # strict: every weight is there
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["best_of"] == "val_total"  # no --acoustic: the kept weights are chosen on true mels alone
+    assert state["best"] == pytest.approx(min(r["val_total"] for r in evals))
     capsys.readouterr()
     assert cli([*common, "--steps", "80", "--resume"]) == 0
     assert "from step 60" in capsys.readouterr().out

@@ -39,7 +39,7 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from facevox import create_model, create_text_processor, get_model_spec
+from facevox import create_model, create_text_processor, get_model_spec, load_weights, save_weights
 from facevox.audio import MelSettings, load_audio, mel_spectrogram
 from facevox.compat import cpu_has_bf16
 from facevox.io import atomic_path, atomic_write_text
@@ -158,7 +158,7 @@ def _centre(model: VocosVocoder, mels: Tensor) -> Tensor:
     return wave.float()[:, _CONTEXT * hop : wave.shape[1] - _CONTEXT * hop]
 
 
-def _validate(model: VocosVocoder, pairs: list[tuple[Tensor, Tensor]]) -> dict[str, float]:
+def _validate(model: VocosVocoder, pairs: list[tuple[Tensor, Tensor]], prefix: str = "val") -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     with torch.no_grad():
@@ -167,7 +167,7 @@ def _validate(model: VocosVocoder, pairs: list[tuple[Tensor, Tensor]]) -> dict[s
             for k, v in distillation_loss(out, wave[None, : out.shape[1]]).items():
                 sums[k] = sums.get(k, 0.0) + float(v)
     model.train()
-    return {f"val_{k}": v / max(len(pairs), 1) for k, v in sums.items()}
+    return {f"{prefix}_{k}": v / max(len(pairs), 1) for k, v in sums.items()}
 
 
 def _validation(model: VocosVocoder, val_pairs: list[tuple[Tensor, Tensor]],
@@ -175,7 +175,7 @@ def _validation(model: VocosVocoder, val_pairs: list[tuple[Tensor, Tensor]],
     """``val_*`` losses on true mels and ``valfs_*`` on the acoustic model's mels (when cached)."""
     record = _validate(model, val_pairs)
     if valfs_pairs:
-        record.update({f"valfs_{k[4:]}": v for k, v in _validate(model, valfs_pairs).items()})
+        record.update(_validate(model, valfs_pairs, prefix="valfs"))
     return record
 
 
@@ -220,8 +220,6 @@ def train_vocoder_command(
     config = VocosConfig(dim=dim, intermediate_dim=intermediate_dim, num_layers=layers)
     model = VocosVocoder(config).train()
     if init_weights is not None:  # before the (long) teacher cache: a misfit file fails at once
-        from facevox import load_weights
-
         load_weights(model, init_weights)  # CheckpointError naming the missing / misshapen weights
     cache = out_dir / "cache"
     build_teacher_cache(data_dir, cache, teacher, acoustic or None, clips, acoustic_clips, val_count, val_clips)
@@ -234,6 +232,7 @@ def train_vocoder_command(
     )
     step, best, rng = 0, float("inf"), random.Random(seed)
     ckpt = out_dir / "last.pt"
+    best_of = "val_total+valfs_total" if valfs_pairs else "val_total"  # what `best` sums
     if resume and ckpt.is_file():
         state = torch.load(ckpt, weights_only=True)
         if state["config"] != asdict(config):
@@ -241,7 +240,9 @@ def train_vocoder_command(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        step, best = int(state["step"]), float(state["best"])
+        step = int(state["step"])
+        # a best score of other terms (a run from before valfs_*, or one without --acoustic) is not comparable
+        best = float(state["best"]) if state.get("best_of") == best_of else float("inf")
         rng.seed(seed + step)
     click.echo(f"vocoder: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
                f"{len(train_pairs)} training clips, {len(val_pairs)} validation clips, from step {step}")
@@ -249,7 +250,7 @@ def train_vocoder_command(
     def save() -> None:
         with atomic_path(ckpt) as tmp:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "best": best, "config": asdict(config)}, tmp)
+                        "step": step, "best": best, "best_of": best_of, "config": asdict(config)}, tmp)
 
     start, log = time.monotonic(), out_dir / "metrics.jsonl"
     if init_weights is not None and step == 0:  # where the fine-tuning starts from (not kept as "best")
@@ -272,8 +273,6 @@ def train_vocoder_command(
             score = record["val_total"] + record.get("valfs_total", 0.0)
             if score < best:
                 best = score
-                from facevox import save_weights
-
                 save_weights(model, out_dir / "model.safetensors", dtype=None)
                 atomic_write_text(out_dir / "config.json", json.dumps(asdict(config), indent=2))
             click.echo(" ".join(f"{k} {v:.4g}" for k, v in record.items()))
