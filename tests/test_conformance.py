@@ -58,6 +58,7 @@ def test_every_builtin_plugin_registers_models() -> None:
 class _Cfg:
     input_size: tuple[int, int, int] = (1, 8, 8)
     nan: bool = False
+    bad_inference_copy: bool = False
 
 
 class _Unused(ExpressionClassifier):
@@ -73,6 +74,13 @@ class _Unused(ExpressionClassifier):
         out = self.used(images.flatten(1))
         return out * float("nan") if self.config.nan else out
 
+    def for_inference(self) -> ExpressionClassifier:
+        fast = super().for_inference()
+        if self.config.bad_inference_copy:  # an "optimisation" that changes the answers
+            with torch.no_grad():
+                fast.used.bias.add_(0.5)  # type: ignore[operator]
+        return fast
+
 
 class _BadPlugin:
     @hookimpl
@@ -80,6 +88,7 @@ class _BadPlugin:
         card = ModelCard(summary="bad", labels=("a", "b"))
         register(ModelSpec("bad.unused", Task.EXPRESSION_CLASSIFICATION, _Unused, _Cfg(), card))
         register(ModelSpec("bad.nan", Task.EXPRESSION_CLASSIFICATION, _Unused, _Cfg(nan=True), card))
+        register(ModelSpec("bad.fast", Task.EXPRESSION_CLASSIFICATION, _Unused, _Cfg(bad_inference_copy=True), card))
 
 
 def test_suite_catches_unused_parameters_and_nans(isolated_plugins: None, tmp_path: Path) -> None:
@@ -88,6 +97,8 @@ def test_suite_catches_unused_parameters_and_nans(isolated_plugins: None, tmp_pa
         run_conformance("bad.nan", tmp_path)
     with pytest.raises(ConformanceError, match=r"bad.unused: backward: parameters got no gradient: \['unused.weight', 'unused.bias'\]"):
         run_conformance("bad.unused", tmp_path)
+    with pytest.raises(ConformanceError, match=r"bad.fast: forward: for_inference\(\) changes the logits by up to 5.00e-01"):
+        run_conformance("bad.fast", tmp_path)
 
 
 def test_suite_passes_a_good_model(isolated_plugins: None, tmp_path: Path) -> None:

@@ -281,6 +281,65 @@ def test_pipeline_tta_views_are_averaged() -> None:
         FaceEmotionPipeline(model, tta="ten-crop")
 
 
+def _with_random_batchnorm(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every BatchNorm non-trivial statistics and affine terms (a fresh one is near identity)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g))
+                m.running_var.copy_(torch.rand(n, generator=g) * 2 + 0.2)
+                m.weight.copy_(torch.randn(n, generator=g))
+                m.bias.copy_(torch.randn(n, generator=g))
+    return model.eval()
+
+
+def test_for_inference_folds_every_batchnorm_and_keeps_the_logits() -> None:
+    model = _with_random_batchnorm(ResMaskNet(ResMaskNetConfig(stem_convs=2, widths=(8, 16), blocks=(2, 1))))
+    fused = model.for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 12  # the original is untouched
+    x = torch.randn(4, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want, got = model(x), fused(x)
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-4)
+        assert torch.allclose(fused(x[..., 4:44, 4:44]), model(x[..., 4:44, 4:44]), rtol=1e-4, atol=1e-4)
+        assert (want - model.head(model.features(x * 0.5))).abs().max() > 1e-2  # the check can fail
+    with pytest.raises(ValueError, match="eval mode"):
+        facevox.fold_batchnorm(ResMaskNet(ResMaskNetConfig(widths=(8,), blocks=(1,))))  # training mode
+
+
+def test_fold_batchnorm_only_folds_a_conv_followed_by_its_batchnorm() -> None:
+    nn = torch.nn
+    net = _with_random_batchnorm(nn.Sequential(
+        nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3)),  # conv then BN: folded
+        nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3)),  # BN before the conv: kept
+    ))
+    x = torch.randn(2, 3, 9, 9, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = net(x)
+        assert facevox.fold_batchnorm(net) is net
+        leaves = [type(m).__name__ for m in net.modules() if not isinstance(m, nn.Sequential)]
+        assert leaves == ["Conv2d", "Identity", "BatchNorm2d", "Conv2d"]
+        assert torch.allclose(net(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_pipeline_classifies_with_the_folded_copy_and_reads_the_live_temperature() -> None:
+    model = _with_random_batchnorm(ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1))))
+    crops = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    pipe = FaceEmotionPipeline(model, tta=False, bf16=False, mean=(0.5,), std=(0.25,))
+    assert pipe.model is model and not any(isinstance(m, torch.nn.BatchNorm2d) for m in pipe._net.modules())
+    x = (torch.from_numpy(crops).float().div(255).unsqueeze(1) - 0.5) / 0.25
+    np.testing.assert_allclose(pipe.classify(crops), model.predict_proba(x).numpy(), atol=1e-5)
+    model.temperature = 3.0  # a fitted temperature set later is used without re-assigning the model
+    np.testing.assert_allclose(pipe.classify(crops), model.predict_proba(x).numpy(), atol=1e-5)
+    with torch.no_grad():
+        model.head.bias.add_(5.0)  # in-place weight edits need the model assigned again
+    pipe.model = model
+    np.testing.assert_allclose(pipe.classify(crops), model.predict_proba(x).numpy(), atol=1e-5)
+
+
 def test_pipeline_warns_when_an_unregistered_model_has_no_normalisation() -> None:
     model = ResMaskNet(ResMaskNetConfig(widths=(8, 16), blocks=(1, 1))).eval()
     with pytest.warns(UserWarning, match="no registered name.*pass mean= and std="):

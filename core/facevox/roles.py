@@ -15,12 +15,15 @@ import abc
 import math
 import re
 from collections.abc import Iterator, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from facevox.nn import fold_batchnorm
 
 __all__ = [
     "AcousticModel",
@@ -87,6 +90,17 @@ class ExpressionClassifier(FacevoxModel):
     def predict_proba(self, images: Tensor) -> Tensor:
         """Class probabilities ``(B, K)`` in ``[0, 1]``, rows summing to 1: ``softmax(logits / temperature)``."""
         return torch.softmax(self(images).float() / self.temperature, dim=-1)
+
+    def for_inference(self) -> ExpressionClassifier:
+        """An eval-mode copy of this model for inference only, with the same logits up to float32
+        rounding but cheaper to run: here, every ``BatchNorm2d`` that follows a ``Conv2d`` in an
+        ``nn.Sequential`` folded into it (:func:`facevox.nn.fold_batchnorm`). Models whose blocks
+        have their own ``forward`` override this to fold those pairs too. ``self`` is unchanged.
+        :class:`facevox.pipelines.FaceEmotionPipeline` classifies with this copy; do not train it.
+        """
+        copy = deepcopy(self).eval()
+        fold_batchnorm(copy)
+        return copy
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         c, h, w = self.input_size

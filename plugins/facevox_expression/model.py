@@ -15,13 +15,15 @@ order. Input: ``(B, 1, 48, 48)`` float32, pixels scaled to ``[0, 1]`` then norma
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from facevox import ExpressionClassifier, SpatialAttention
+from facevox import ExpressionClassifier, SpatialAttention, fold_batchnorm
 from facevox.datasets import FER2013_LABELS
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 __all__ = ["RESMASKNET", "RESMASKNET_LARGE", "RESMASKNET_SMALL", "ResidualMaskAttention", "ResMaskNet", "ResMaskNetConfig"]
 
@@ -94,12 +96,21 @@ class _BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn1: nn.Module = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
+        self.bn2: nn.Module = nn.BatchNorm2d(cout)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def fold_batchnorm(self) -> None:
+        """Fold ``bn1``/``bn2`` into ``conv1``/``conv2`` in place (eval mode only; they become identities)."""
+        if self.training:
+            raise ValueError("fold the BatchNorm of an eval-mode block only")
+        if isinstance(self.bn1, nn.BatchNorm2d):
+            self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        if isinstance(self.bn2, nn.BatchNorm2d):
+            self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
@@ -177,6 +188,18 @@ class ResMaskNet(ExpressionClassifier):
     def forward(self, images: Tensor) -> Tensor:
         """Logits ``(B, 7)`` for ``(B, 1, H, W)`` normalised images."""
         return self.head(self.dropout(self.features(images)))
+
+    def for_inference(self) -> ResMaskNet:
+        """Eval-mode copy with every BatchNorm folded into its convolution: the stem, shortcuts
+        and mask branches (``nn.Sequential``, :func:`facevox.fold_batchnorm`) and both
+        convolutions of each residual block. Same logits up to float32 rounding; about 1.1-1.2x
+        the crops/s on CPU (measured in docs/expression.md). ``self`` is unchanged."""
+        fused = deepcopy(self).eval()
+        fold_batchnorm(fused)
+        for block in fused.modules():
+            if isinstance(block, _BasicBlock):
+                block.fold_batchnorm()
+        return fused
 
 
 RESMASKNET = ResMaskNetConfig(

@@ -240,7 +240,7 @@ class FaceEmotionPipeline:
                 f"model must be a registered expression model name or an ExpressionClassifier, "
                 f"got {type(built).__name__}"
             )
-        self.model = built.eval()
+        self.model = built  # the setter prepares the inference copy
         self.model_name = name
         pre = get_model_spec(name).card.preprocessing if name else None
         if pre is None and (mean is None or std is None):
@@ -259,6 +259,18 @@ class FaceEmotionPipeline:
         self.margin = margin
         self._detector = detector
         self._lock = threading.Lock()
+
+    @property
+    def model(self) -> ExpressionClassifier:
+        """The expression classifier (eval mode). Classification runs on its
+        :meth:`~facevox.ExpressionClassifier.for_inference` copy (BatchNorm folded), made when
+        this is set: after changing the model's weights in place, assign it again."""
+        return self._model
+
+    @model.setter
+    def model(self, model: ExpressionClassifier) -> None:
+        self._model = model.eval()
+        self._net = model.for_inference()
 
     @property
     def detector(self) -> FaceDetector:
@@ -305,7 +317,7 @@ class FaceEmotionPipeline:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             for size in sorted({tuple(v.shape[-2:]) for v in views}):  # one batch per view size
                 same = [v for v in views if tuple(v.shape[-2:]) == size]
-                logits = self.model(torch.cat(same).contiguous(memory_format=torch.channels_last)).float()
+                logits = self._net(torch.cat(same).contiguous(memory_format=torch.channels_last)).float()
                 probs += torch.softmax(logits / temperature, -1).view(len(same), len(x), -1).sum(0)
         return (probs / len(views)).numpy()
 

@@ -180,6 +180,14 @@ def check_forward(name: str, model: nn.Module) -> None:
         if not isinstance(output, Tensor) or output.shape != (2, len(model.labels)):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise _fail(name, "forward", f"logits must be (B, {len(model.labels)}), got {shape}")
+        inference = model.for_inference()
+        if inference is model or inference.training:
+            raise _fail(name, "forward", "for_inference() must return an eval-mode copy, not the model itself")
+        with torch.no_grad():
+            fast = inference(*model.example_inputs(2, torch.Generator().manual_seed(0)))
+        if not torch.allclose(fast, output, rtol=1e-3, atol=1e-4):
+            raise _fail(name, "forward", f"for_inference() changes the logits by up to "
+                        f"{float((fast - output).abs().max()):.2e} (allowed: float32 rounding)")
     if isinstance(model, AcousticModel):
         _check_acoustic(name, model, output, "forward")
         if output.reached_cap is not None:
