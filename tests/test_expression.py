@@ -300,6 +300,9 @@ def test_for_inference_folds_every_batchnorm_and_keeps_the_logits() -> None:
     fused = model.for_inference()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 12  # the original is untouched
+    conv = fused.stages[1][0].conv2.weight  # (16, 16, 3, 3): the two memory formats differ
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert model.stages[1][0].conv2.weight.is_contiguous()
     x = torch.randn(4, 1, 48, 48, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want, got = model(x), fused(x)

@@ -93,14 +93,16 @@ class ExpressionClassifier(FacevoxModel):
 
     def for_inference(self) -> ExpressionClassifier:
         """An eval-mode copy of this model for inference only, with the same logits up to float32
-        rounding but cheaper to run: here, every ``BatchNorm2d`` that follows a ``Conv2d`` in an
-        ``nn.Sequential`` folded into it (:func:`facevox.nn.fold_batchnorm`). Models whose blocks
-        have their own ``forward`` override this to fold those pairs too. ``self`` is unchanged.
+        rounding but cheaper to run: every ``BatchNorm2d`` that follows a ``Conv2d`` in an
+        ``nn.Sequential`` folded into it (:func:`facevox.nn.fold_batchnorm`), and 4-d weights in
+        channels-last memory format (a 1-channel input cannot carry that format, so without it
+        oneDNN runs every convolution in its slower NCHW kernels). Models whose blocks have their
+        own ``forward`` override this to fold those pairs too. ``self`` is unchanged.
         :class:`facevox.pipelines.FaceEmotionPipeline` classifies with this copy; do not train it.
         """
         copy = deepcopy(self).eval()
         fold_batchnorm(copy)
-        return copy
+        return copy.to(memory_format=torch.channels_last)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         c, h, w = self.input_size
