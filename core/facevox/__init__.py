@@ -14,7 +14,15 @@ from facevox.card import ModelCard, ModelSpec, Preprocessing, Task, config_from_
 from facevox.checkpoint import CheckpointError, load_pretrained, load_weights, save_pretrained, save_weights
 from facevox.errors import NoFaceError
 from facevox.hookspecs import hookimpl
-from facevox.nn import Attention, Decoder, Encoder, SequenceAttention, SpatialAttention, fold_batchnorm, lengths_to_mask
+from facevox.nn import (
+    Attention,
+    Decoder,
+    Encoder,
+    SequenceAttention,
+    SpatialAttention,
+    fold_batchnorm,
+    lengths_to_mask,
+)
 from facevox.pipelines.timings import TokenTiming, WordTiming
 from facevox.registry import (
     DuplicateModelError,

@@ -102,7 +102,7 @@ class ExpressionClassifier(FacevoxModel):
         """
         copy = deepcopy(self).eval()
         fold_batchnorm(copy)
-        return copy.to(memory_format=torch.channels_last)
+        return copy.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> tuple[Any, ...]:
         c, h, w = self.input_size
