@@ -49,7 +49,7 @@ def test_registered_models_and_detector() -> None:
     assert tuple(info["labels"]) == FER2013_LABELS and 2_000_000 < info["params"] < 10_000_000
     assert tuple(info["preprocessing"]["input_size"]) == (1, 48, 48)
     small = facevox.model_info("expression.resmasknet_small")
-    assert small["params"] < info["params"] and small["pretrained"] is False
+    assert small["params"] < info["params"] and small["pretrained"] is True
 
 
 def test_model_forward_attention_and_errors() -> None:
@@ -475,10 +475,9 @@ def test_shipped_weights_are_the_files_tensors() -> None:
     assert set(spec.card.metrics) >= {"val_accuracy", "val_recall_happy"}
 
 
-def test_shipped_weights_see_a_smile(astronaut: np.ndarray) -> None:
-    if not facevox.get_model_spec("expression.resmasknet").has_weights:
-        pytest.skip("expression.resmasknet ships no weights yet")
-    faces = FaceEmotionPipeline("expression.resmasknet")(astronaut)
+@pytest.mark.parametrize("name", ["expression.resmasknet", "expression.resmasknet_small"])
+def test_shipped_weights_see_a_smile(astronaut: np.ndarray, name: str) -> None:
+    faces = FaceEmotionPipeline(name)(astronaut)
     assert faces[0].emotion == "happy" and faces[0].scores["happy"] > 0.5
 
 

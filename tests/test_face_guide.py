@@ -80,9 +80,17 @@ def test_guide_ensemble_averages_member_probabilities(tmp_path: Path) -> None:
         GuideEnsemble([])
 
 
-def test_pretrained_guide_refuses_unusable_models(tmp_path: Path) -> None:
+def test_pretrained_guide_refuses_unusable_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import facevox_face.guide as guide_module
+
+    spec = facevox.get_model_spec("expression.resmasknet_small")
+    unshipped = dataclasses.replace(spec, weights=None)  # a registered model that ships no weights
+    monkeypatch.setattr(guide_module, "get_model_spec", lambda name: unshipped if name == spec.name else facevox.get_model_spec(name))
     with pytest.raises(click.BadParameter, match="ships no weights"):
         PretrainedGuide("expression.resmasknet_small", None, _LABELS)
+    monkeypatch.undo()
     with pytest.raises(click.BadParameter, match="no-such-model"):
         PretrainedGuide("no-such-model", None, _LABELS)
     with pytest.raises(click.BadParameter, match="needs the labels"):
