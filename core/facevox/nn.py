@@ -44,9 +44,10 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     2018, section 3.2). Outputs are unchanged up to float32 rounding (about ``1e-6`` relative);
     one convolution pass replaces a convolution plus a normalisation pass.
 
-    Only plain ``nn.Sequential`` containers are folded, since only there is the registration
-    order the order of execution; a module with its own ``forward`` folds its other pairs itself
-    (as ``ExpressionClassifier.for_inference`` overrides do).
+    Only plain ``nn.Sequential`` containers are folded by position, since only there is the
+    registration order the order of execution. A block with its own ``forward`` that runs a
+    convolution and then its BatchNorm folds that pair itself: give it a ``fold_batchnorm()``
+    method (no arguments, in place), which this calls on every submodule that has one.
 
     Args:
         module: a module in eval mode (its BatchNorm must use running statistics).
@@ -62,6 +63,10 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
         raise ValueError("fold_batchnorm needs a module in eval mode (call .eval() first); "
                          "folding a BatchNorm in training mode would change what it computes")
     for container in list(module.modules()):
+        own = getattr(container, "fold_batchnorm", None)
+        if callable(own) and container is not module:
+            own()
+            continue
         if type(container) is not nn.Sequential:
             continue
         names = list(container._modules)

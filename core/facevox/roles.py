@@ -96,8 +96,9 @@ class ExpressionClassifier(FacevoxModel):
         rounding but cheaper to run: every ``BatchNorm2d`` that follows a ``Conv2d`` in an
         ``nn.Sequential`` folded into it (:func:`facevox.nn.fold_batchnorm`), and 4-d weights in
         channels-last memory format (a 1-channel input cannot carry that format, so without it
-        oneDNN runs every convolution in its slower NCHW kernels). Models whose blocks have their
-        own ``forward`` override this to fold those pairs too. ``self`` is unchanged.
+        oneDNN runs every convolution in its slower NCHW kernels). Blocks that call a convolution and
+        its BatchNorm from their own ``forward`` fold them through a ``fold_batchnorm()`` method
+        (see :func:`facevox.nn.fold_batchnorm`). ``self`` is unchanged.
         :class:`facevox.pipelines.FaceEmotionPipeline` classifies with this copy; do not train it.
         """
         copy = deepcopy(self).eval()

@@ -15,12 +15,11 @@ order. Input: ``(B, 1, 48, 48)`` float32, pixels scaled to ``[0, 1]`` then norma
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from facevox import ExpressionClassifier, SpatialAttention, fold_batchnorm
+from facevox import ExpressionClassifier, SpatialAttention
 from facevox.datasets import FER2013_LABELS
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -104,7 +103,8 @@ class _BasicBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
 
     def fold_batchnorm(self) -> None:
-        """Fold ``bn1``/``bn2`` into ``conv1``/``conv2`` in place (eval mode only; they become identities)."""
+        """Fold ``bn1``/``bn2`` into ``conv1``/``conv2`` in place (eval mode only; they become
+        identities). :func:`facevox.fold_batchnorm`, and so ``for_inference()``, calls this."""
         if self.training:
             raise ValueError("fold the BatchNorm of an eval-mode block only")
         if isinstance(self.bn1, nn.BatchNorm2d):
@@ -188,19 +188,6 @@ class ResMaskNet(ExpressionClassifier):
     def forward(self, images: Tensor) -> Tensor:
         """Logits ``(B, 7)`` for ``(B, 1, H, W)`` normalised images."""
         return self.head(self.dropout(self.features(images)))
-
-    def for_inference(self) -> ResMaskNet:
-        """Eval-mode copy with every BatchNorm folded into its convolution (the stem, shortcuts
-        and mask branches: ``nn.Sequential``, :func:`facevox.fold_batchnorm`; both convolutions
-        of each residual block) and channels-last weights. Same logits up to float32 rounding;
-        about 1.5-1.9x the crops/s of the model as trained on a 2-thread CPU (docs/expression.md).
-        ``self`` is unchanged."""
-        fused = deepcopy(self).eval()
-        fold_batchnorm(fused)
-        for block in fused.modules():
-            if isinstance(block, _BasicBlock):
-                block.fold_batchnorm()
-        return fused.to(memory_format=torch.channels_last)
 
 
 RESMASKNET = ResMaskNetConfig(
