@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.json is not None:  # after each vocoder, so a long run leaves partial results
             _write_json(a.json, results)
         print(f"{name}: RTF {voc_s / audio_s:.3f} (with acoustic {entry['total_rtf']:.3f})"
-              + (f", WER {entry['wer']:.3f}" if "wer" in entry else "")
+              + (f", WER {entry['wer']:.3f} (spoken form {entry['wer_spoken']:.3f})" if "wer" in entry else "")
               + (f", DNSMOS {entry['dnsmos_ovrl']:.3f}" if "dnsmos_ovrl" in entry else "")
               + (f", pipeline CPU-RTF {entry['pipeline_cpu_rtf']:.4f}, first audio {entry['first_audio_s']:.3f} s"
                  if "pipeline_cpu_rtf" in entry else ""))
@@ -438,13 +438,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _score(ids: list[str], references: list[str], paths: list[Path], threads: int) -> dict[str, object]:
-    """Whisper transcripts of ``paths``: corpus WER against ``references`` and each sentence's WER."""
+    """Whisper transcripts of ``paths``: corpus WER against ``references`` and each sentence's WER,
+    with Whisper's normaliser (``wer``) and with both sides read out by facevox's (``wer_spoken``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from asr import transcribe, wer
+    from asr import spoken_wer, transcribe, wer
 
     hyps = [transcribe(p, threads=threads) for p in paths]
     return {"wer": round(wer(references, hyps), 4),
-            "per_sentence": [{"id": i, "ref": r, "hyp": h, "wer": round(wer([r], [h]), 3)}
+            "wer_spoken": round(spoken_wer(references, hyps), 4),
+            "per_sentence": [{"id": i, "ref": r, "hyp": h, "wer": round(wer([r], [h]), 3),
+                              "wer_spoken": round(spoken_wer([r], [h]), 3)}
                              for i, r, h in zip(ids, references, hyps, strict=True)]}
 
 

@@ -129,3 +129,19 @@ def test_sentence_file_source_needs_three_parts(tmp_path: Path) -> None:
     parsed = bench_tts.read_sentence_file(path)
     assert parsed.sources == {"S1": "a page that wraps | https://example.gov/x | public domain"}
     assert parsed.name == "set" and parsed.ids == ("S1.1",)
+
+
+def test_spoken_form_reads_both_sides_the_same_way() -> None:
+    import asr
+
+    # a reference as written and Whisper's way of writing what it heard
+    pairs = [("at 6:45 a.m. EDT", "at 6.45am EDT"), ("10 mph", "10 miles per hour"), ("Nov. 2", "November 2nd"),
+             ("Williams’ career", "Williams career"), ("the 15th", "the fifteenth"), ("six-and-a-half", "six and a half"),
+             ("at 281-483-5111", "at 2-8-1-4-8-3-5-1-1-1")]
+    for ref, hyp in pairs:
+        assert asr.spoken_form(ref) == asr.spoken_form(hyp), (ref, hyp)
+    assert asr.spoken_form("at 6:45 a.m. EDT") == "at six forty five a m e d t"
+    # words that sound different stay different
+    assert asr.spoken_form("wind speeds") != asr.spoken_form("one speeds")
+    assert asr.spoken_form("1:45 p.m.") != asr.spoken_form("145 p.m.")
+    assert asr.spoken_form("1-2 inches") == "one to two inches"  # two digits: a range

@@ -25,6 +25,9 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("Doors open at 6pm.", "doors open at six p m."),
         ("Wake up at 5 a.m. Then run.", "wake up at five a m. then run."),
         ("It is 9:30 a.m. in London.", "it is nine thirty a m in london."),
+        ("The train leaves at 6.45 pm today.", "the train leaves at six forty-five p m today."),  # British
+        ("Doors open at 7.05am.", "doors open at seven oh five a m."),
+        ("It weighs 6.45 kg.", "it weighs six point four five kilograms."),  # no am/pm: a decimal
         ("It begins at 8 a.m. EDT, with coverage.", "it begins at eight a m, e d t, with coverage."),  # zone: no end
         ("Lift-off is at 5:02 p.m. EST on Saturday.", "lift-off is at five oh two p m, e s t on saturday."),
         ("The race took 2:05:30.", "the race took two oh five and thirty seconds."),

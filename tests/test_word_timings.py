@@ -104,8 +104,22 @@ def test_the_normalised_text_names_the_words_when_the_counts_agree() -> None:
     align = _path([1] * len(phonemes))
     named = word_timings(align, phonemes, n_frames=10, frame_s=0.1, text="hello world.")
     assert [w.word for w in named] == ["hello", "world"]
-    unnamed = word_timings(align, phonemes, n_frames=10, frame_s=0.1, text="hello")  # 1 word, 2 spans
+    unnamed = word_timings(align, phonemes, n_frames=10, frame_s=0.1)  # no text: the symbols name them
     assert [w.word for w in unnamed] == ["həloʊ", "wɝld"]
+
+
+def test_text_words_that_a_phoneme_front_end_merged_share_their_time() -> None:
+    # espeak-ng writes "of the" as one word: 5 text words, 4 token words
+    phonemes = [*"ɹɛd", " ", *"ʌvðə", " ", *"bʊk", " ", *"fɔːl", "."]
+    align = _path([1] * len(phonemes))  # 0.1 s per token
+    words = word_timings(align, phonemes, n_frames=len(phonemes), frame_s=0.1, text="red of the book fell.")
+    assert [w.word for w in words] == ["red", "of", "the", "book", "fell"]
+    got = [(w.word, round(w.start, 3), round(w.end, 3)) for w in words]
+    # "ʌvðə" (0.4-0.8 s) is shared 2 : 3 by the letters of "of" and "the"
+    assert got == [("red", 0.0, 0.3), ("of", 0.4, 0.56), ("the", 0.56, 0.8), ("book", 0.9, 1.2), ("fell", 1.3, 1.7)]
+    # and one text word that the tokens split in two spans both
+    split = word_timings(align[:, :7], phonemes[:7], n_frames=7, frame_s=0.1, text="redoven")
+    assert [(w.word, round(w.start, 3), round(w.end, 3)) for w in split] == [("redoven", 0.0, 0.7)]
 
 
 @pytest.mark.parametrize(

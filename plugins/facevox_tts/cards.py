@@ -5,7 +5,7 @@ from __future__ import annotations
 from facevox import ModelCard, Preprocessing
 from facevox.audio import MelSettings
 
-__all__ = ["FASTSPEECH_CARD", "TACOTRON_CARD"]
+__all__ = ["FASTSPEECH_CARD", "FASTSPEECH_IPA_CARD", "TACOTRON_CARD"]
 
 _MEL = MelSettings()
 _PREPROCESSING = Preprocessing(sample_rate=_MEL.sample_rate, mel=_MEL.to_dict(), text_processor="en.chars")
@@ -52,6 +52,53 @@ FASTSPEECH_CARD = ModelCard(
     "synthesized whole (bench_tts.py --long): 0.028 / 0.022, no failures. Remaining errors are single words ('write' for "
     "'ride', 'buses' for 'boxes') and the way Whisper writes times and abbreviations. Voice provenance: "
     "Piper en_US-joe-medium (MIT).",
+)
+
+FASTSPEECH_IPA_CARD = ModelCard(
+    sha256="045fb4a5628de4ac0fb5ee9c36ddd69414f47d2cc5f6ec29784b20669b525276",  # of weights/fastspeech_joe_ipa.safetensors
+    summary="FastSpeech-style non-autoregressive phoneme-input acoustic model (4.39 M parameters; espeak-ng IPA, "
+    "text processor en.ipa, which needs pip install \"facevox[phonemes]\") for the same synthetic US-English "
+    "male voice as tts.fastspeech_joe; pair it with the vocos.joe or hifigan.universal vocoder. It reads words "
+    "the character model never saw in training (NASA, media, FBI) by their pronunciation.",
+    licence="MIT (weights); the en.ipa text processor runs espeak-ng from piper-tts, GPL-3.0-or-later",
+    source="Ren et al. 2019 (FastSpeech), Ren et al. 2021 (FastSpeech 2); phoneme input as in Piper "
+    "(espeak-ng IPA); training durations: the teacher's per-phoneme frames as they are",
+    preprocessing=Preprocessing(sample_rate=_MEL.sample_rate, mel=_MEL.to_dict(), text_processor="en.ipa"),
+    training_data=_VOICE + "; 3,952 for training, 48 held out (the same as tts.fastspeech_joe's); the "
+    "teacher's phonemes and per-phoneme durations (alignments/*.tsv) are the tokens and duration targets.",
+    recipe="facevox train tts-fastspeech --text-processor en.ipa --init "
+    "plugins/facevox_tts/weights/fastspeech_joe.safetensors (every weight of the character model but the "
+    "token embedding, which starts fresh): 4,000 steps of Adam (betas 0.9/0.98), 300-step linear warm-up to "
+    "1e-3, then 5e-4 from step 2,500, 2.5e-4 from 3,300 and 1.25e-4 from 3,700 (--lr-decay); batches of <= 32 "
+    "utterances and <= 4,000 padded frames; clip 1; masked L1 on the log-mel + MSE on log(1 + frames) per "
+    "phoneme; float32. 1 h 28 min wall on a 2-core CPU, no GPU (2 threads, 1.2-1.4 s per step). Shipped as "
+    "float16 (best held-out mel L1, step 4,000).",
+    metrics={
+        "params_millions": 4.39,
+        "train_steps": 4000,
+        "val_mel_l1": 0.4277,
+        "wer_lj040_050_vocos_joe": 0.0486,
+        "wer_numeric_vocos_joe": 0.1893,
+        "wer_bench_vocos_joe": 0.0482,
+        "wer_spoken_lj040_050_vocos_joe": 0.0486,
+        "wer_spoken_numeric_vocos_joe": 0.0448,
+        "wer_spoken_bench_vocos_joe": 0.031,
+        "alignment_failures_cap": 0,
+        "alignment_skips": 0,
+        "word_timings_matched": 0.966,
+        "word_timings_median_start_error_s": 0.062,
+        "word_timings_median_end_error_s": 0.091,
+        "rtf_acoustic_2_threads": 0.021,
+        "pipeline_cpu_rtf_vocos_joe_2_threads": 0.032,
+    },
+    notes="Measured 2026-12-08 with benchmarks/bench_tts.py --model tts.fastspeech_joe_ipa --vocoders vocos.joe "
+    "--threads 2 --set lj040-050 | numeric | bench (66 real LJSpeech sentences of chapters 40-50, 33 real NASA and "
+    "NWS sentences with numbers and abbreviations, the 40 benchmark sentences; Whisper tiny.en). wer: Whisper's "
+    "normaliser on both sides; wer_spoken: both sides read out by facevox's normaliser first (asr.spoken_wer), "
+    "so that '6.45 am' heard for '6:45 a.m.' is no error. Same sets, tts.fastspeech_joe (characters): 0.0746 / "
+    "0.2476 / 0.0539, spoken 0.0759 / 0.1094 / 0.0383; Piper en_US-joe-medium (the teacher): 0.0529 / 0.1435 / "
+    "0.0424, spoken 0.0554 / 0.1159 / 0.0364. Word timings: bench_word_timings.py, 10 sentences against "
+    "Whisper's word timestamps. Voice provenance: Piper en_US-joe-medium (MIT).",
 )
 
 TACOTRON_CARD = ModelCard(

@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from facevox import config_to_dict
+from facevox import TextProcessor, config_to_dict
 from facevox.training import echo
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
@@ -104,17 +104,21 @@ class FastSpeechModule(pl.LightningModule):
             otherwise.
         fit_stats: set the model's pitch and energy normalisation from the training items (a
             new or warm-started run); ``False`` keeps the config's (a resumed run).
+        processor: the text processor whose tokens the model reads (``None``: ``en.chars``;
+            ``en.ipa`` takes its tokens from the teacher alignments).
     """
 
     def __init__(self, model: FastSpeech, utterances: list[Utterance], cache: Path, *, val_count: int,
                  batch_size: int, batch_frames: int, lr: float, warmup: int, lr_schedule: list[tuple[int, float]],
-                 seed: int, pitch_cache: Path | None = None, fit_stats: bool = True) -> None:
+                 seed: int, pitch_cache: Path | None = None, fit_stats: bool = True,
+                 processor: TextProcessor | None = None) -> None:
         super().__init__()
         self.model = model
         self.utterances, self.cache, self.val_count = utterances, Path(cache), val_count
         self.batch_size, self.batch_frames, self.seed = batch_size, batch_frames, seed
         self.lr, self.warmup, self.lr_schedule = lr, warmup, lr_schedule
         self.pitch_cache, self.fit_stats = pitch_cache, fit_stats
+        self.processor = processor if processor is not None else EnglishCharacters()
         self.prosody: dict[str, tuple[Tensor, Tensor]] | None = None
         self.train_items: list[TrainItem] = []
         self.val_items: list[TrainItem] = []
@@ -138,7 +142,7 @@ class FastSpeechModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         import click
 
-        items = [it for it in prepare_items(self.utterances, self.cache, EnglishCharacters()) if it.durations is not None]
+        items = [it for it in prepare_items(self.utterances, self.cache, self.processor) if it.durations is not None]
         order = list(range(len(items)))
         random.Random(1234).shuffle(order)  # the same held-out set as `facevox train tts`
         self.val_items = [items[i] for i in order[: self.val_count]]
@@ -242,4 +246,5 @@ class FastSpeechModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["facevox"] = {"recipe": "tts-fastspeech", "arch": "fastspeech",
-                                 "config": json.dumps(config_to_dict(self.model.config))}
+                                 "config": json.dumps(config_to_dict(self.model.config)),
+                                 "text_processor": self.processor.name}

@@ -6,7 +6,8 @@ so ("the third of march twenty twenty-four"); a numeric date whose day and month
 (``3/4/2024``: US or UK?) is read as written, "three slash four slash twenty twenty-four", while
 ``13/4/2024`` and ``4/13/2024`` can only be one date each and are read as dates. Ranges read
 "to" ("1990-95" -> "nineteen ninety to ninety-five"); times "nine thirty a m", "fourteen oh five",
-"seven o'clock", "eighteen hundred", "twelve noon".
+"seven o'clock", "eighteen hundred", "twelve noon", and the British "6.45 pm" (only before am/pm:
+"6.45 kg" stays a decimal).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _RANGE_RE = _rx(r"(?<=\d)-(?=\.?\d)")
 _SPACED_RANGE_RE = _rx(r"(?<=\d) - (?=\d)")
 _TIME_RE = _rx(r"(?<![\w:.])(\d{1,2}):([0-5]\d)(?::([0-5]\d))?(?![\d:])"
                r"(?:\s?(?:([AaPp])\.?\s?[Mm]\b(\.)?|(noon|midnight)\b))?")
+_DOT_TIME_RE = _rx(r"(?<![\w:.,])(\d{1,2})\.([0-5]\d)\s?([AaPp])\.?\s?[Mm]\b(\.)?")  # British "6.45 pm"
 _HOUR_RE = _rx(r"(?<![\w:.,])(\d{1,2})\s?([AaPp])\.?\s?[Mm]\b(\.)?")
 _AMPM_RE = _rx(r"\b([AaPp])\.[Mm]\.")
 
@@ -161,6 +163,13 @@ def _time(match: re.Match[str]) -> str:
     return spoken + (_clock_end(match) if dot else "")
 
 
+def _dot_time(match: re.Match[str]) -> str:
+    h, m, ampm, dot = match.groups()
+    if not 1 <= int(h) <= 12:
+        return match.group(0)
+    return _clock(int(h), int(m), f"{ampm.lower()} m") + (_clock_end(match) if dot else "")
+
+
 def _hour(match: re.Match[str]) -> str:
     h, ampm, dot = match.groups()
     if not 1 <= int(h) <= 12:
@@ -181,6 +190,7 @@ PASSES: tuple[tuple[re.Pattern[str], re.Pattern[str], str | Callable[[re.Match[s
     (_DIGIT, _RANGE_RE, " to "),
     (_DIGIT, _SPACED_RANGE_RE, _spaced_range),
     (_rx(":"), _TIME_RE, _time),
+    (_rx(r"\d\.\d"), _DOT_TIME_RE, _dot_time),
     (_DIGIT, _HOUR_RE, _hour),
     (_rx(r"[AaPp]\.[Mm]"), _AMPM_RE, lambda m: f"{m.group(1).lower()} m" + _clock_end(m)),
 )

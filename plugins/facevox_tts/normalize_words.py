@@ -10,6 +10,7 @@ and coda inventories in Giegerich, *English Phonology*, 1992), trimmed to spelli
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from facevox_tts.normalize_numbers import digits
 
@@ -260,7 +261,7 @@ LETTER_NAMES: dict[str, str] = dict(
 _SPELL_WORD_RE = re.compile(r"[a-z0-9']+")
 
 
-def spell_letters(text: str) -> str:
+def spell_letters(text: str, names: Mapping[str, str] | None = None) -> str:
     """Spell the lone letters of normalised text by their names: "the f b i" -> "the eff bee eye".
 
     For acoustic models that read characters: they learn to say a letter inside words and
@@ -271,7 +272,10 @@ def spell_letters(text: str) -> str:
 
     Args:
         text: lower-case text as :func:`facevox_tts.normalize.normalize_text` returns it.
+        names: letter -> spoken name for ``a``-``z`` (``None``: :data:`LETTER_NAMES`; the
+            ``en.ipa`` processor passes spellings espeak-ng reads as the letter, "eigh" for a).
     """
+    names = LETTER_NAMES if names is None else names
     words = list(_SPELL_WORD_RE.finditer(text))
     lone = [  # one letter, not joined by a hyphen ("t-shirt" is no run that makes "a t-shirt" a letter)
         len(m.group(0)) == 1 and m.group(0).isalpha() and "-" not in text[max(m.start() - 1, 0) : m.end() + 1]
@@ -286,7 +290,7 @@ def spell_letters(text: str) -> str:
         in_run = (k > 0 and lone[k - 1]) or (k + 1 < len(words) and lone[k + 1])
         if word[0] in "ai" and not in_run:
             continue
-        out += [text[last : m.start()], LETTER_NAMES[word[0]] + word[1:]]
+        out += [text[last : m.start()], names[word[0]] + word[1:]]
         last = m.end()
     out.append(text[last:])
     return "".join(out)

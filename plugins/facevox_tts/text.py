@@ -91,7 +91,40 @@ def _cut(sentence: str, max_chars: int) -> list[str]:
     return out
 
 
-class EnglishCharacters(TextProcessor):
+class _SymbolProcessor(TextProcessor):
+    """A text processor over a fixed symbol table (index 0 padding): the symbol table, the
+    end-of-sequence id and the padded batch of :meth:`encode` results. Subclasses set
+    ``_SYMBOL_TABLE`` and ``_EOS_SYMBOL`` and implement ``normalize``, ``split`` and ``encode``."""
+
+    _SYMBOL_TABLE: tuple[str, ...] = SYMBOLS
+    _EOS_SYMBOL: str = EOS
+
+    def __init__(self) -> None:
+        self._index = {s: i for i, s in enumerate(self._SYMBOL_TABLE)}
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        return self._SYMBOL_TABLE
+
+    @property
+    def eos_id(self) -> int:
+        """Index of the end-of-sequence token."""
+        return self._index[self._EOS_SYMBOL]
+
+    def __call__(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise ValueError("texts is empty; pass a list of one or more strings")
+        encoded = [self.encode(t) for t in texts]
+        lengths = torch.tensor([len(e) for e in encoded], dtype=torch.int64)
+        tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.int64)
+        for i, ids in enumerate(encoded):
+            tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.int64)
+        return tokens, lengths
+
+
+class EnglishCharacters(_SymbolProcessor):
     """English text -> character token ids (registered as ``en.chars``).
 
     ``processor(texts) -> (tokens, lengths)``: each text is normalised
@@ -103,18 +136,6 @@ class EnglishCharacters(TextProcessor):
     """
 
     name = "en.chars"
-
-    def __init__(self) -> None:
-        self._index = {s: i for i, s in enumerate(SYMBOLS)}
-
-    @property
-    def symbols(self) -> Sequence[str]:
-        return SYMBOLS
-
-    @property
-    def eos_id(self) -> int:
-        """Index of the end-of-sequence token."""
-        return self._index[EOS]
 
     def normalize(self, text: str) -> str:
         """Spoken, lower-case form of ``text``: :func:`normalize_text`, then lone letters by name."""
@@ -168,18 +189,6 @@ class EnglishCharacters(TextProcessor):
         if not any(SYMBOLS[i].isalpha() for i in ids):
             raise ValueError(f"text {text[:60]!r} has nothing speakable after normalisation ({normalized!r})")
         return ids + [self.eos_id]
-
-    def __call__(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        if isinstance(texts, str):
-            texts = [texts]
-        if not texts:
-            raise ValueError("texts is empty; pass a list of one or more strings")
-        encoded = [self.encode(t) for t in texts]
-        lengths = torch.tensor([len(e) for e in encoded], dtype=torch.int64)
-        tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.int64)
-        for i, ids in enumerate(encoded):
-            tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.int64)
-        return tokens, lengths
 
 
 def _check_text(text: str) -> None:

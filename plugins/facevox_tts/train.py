@@ -50,7 +50,7 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from facevox import AcousticModel, config_from_dict, lengths_to_mask
+from facevox import AcousticModel, TextProcessor, config_from_dict, lengths_to_mask
 from facevox.training import (
     TrainingOptions,
     build_trainer,
@@ -65,8 +65,9 @@ from torch import Tensor
 from .alignment import attention_target, beta_binomial_prior, char_durations, read_durations
 from .data import Utterance, load_mel, read_corpus
 from .fastspeech import FastSpeech, FastSpeechConfig
+from .phonemes import tokens_from_alignment
 from .tacotron import Tacotron, TacotronConfig
-from .text import SYMBOLS, EnglishCharacters
+from .text import SYMBOLS
 
 __all__ = [
     "PRETRAINED_NAME",
@@ -114,15 +115,25 @@ class Batch:
     prior: Tensor
 
 
-def prepare_items(utterances: list[Utterance], cache: Path, processor: EnglishCharacters) -> list[TrainItem]:
-    """Tokenise texts, load cached mels and map teacher durations onto the tokens."""
+def prepare_items(utterances: list[Utterance], cache: Path, processor: TextProcessor) -> list[TrainItem]:
+    """Tokenise texts, load cached mels and map teacher durations onto the tokens.
+
+    With ``en.ipa`` (:class:`facevox_tts.phonemes.EnglishPhonemes`) an utterance's teacher
+    alignment gives its tokens and frames as they are; others are phonemised from their text.
+    With ``en.chars`` the teacher's phoneme frames are mapped onto the characters.
+    """
     items = []
     unmatched = 0
     for u in utterances:
+        if processor.name == "en.ipa" and u.alignment is not None:
+            ids, frames = tokens_from_alignment(read_durations(u.alignment))
+            text = "".join(processor.symbols[i] for i in ids)
+            items.append(TrainItem(u.uid, torch.tensor(ids), load_mel(cache, u.uid).half(), frames, text))
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ids = processor.encode(u.text)
-        text = "".join(SYMBOLS[i] for i in ids[:-1])
+        text = "".join(processor.symbols[i] for i in ids[:-1])
         durations = None
         if u.alignment is not None:
             durations = char_durations(text, read_durations(u.alignment))

@@ -50,6 +50,7 @@ from .text import SYMBOLS
 from .train import TrainItem, parse_schedule
 
 __all__ = [
+    "PRETRAINED_NAMES",
     "DurationBatch",
     "export_weights",
     "fastspeech_loss",
@@ -62,6 +63,8 @@ __all__ = [
 
 PRETRAINED_NAME = "tts.fastspeech_joe"
 """The registered model whose architecture the recipe trains (the name ``best/`` is saved under)."""
+PRETRAINED_NAMES = {"en.chars": PRETRAINED_NAME, "en.ipa": "tts.fastspeech_joe_ipa"}
+"""Registered model per ``--text-processor``: the name ``best/`` is saved under."""
 
 
 @dataclass
@@ -162,14 +165,16 @@ def fastspeech_loss(
     return losses
 
 
-def parse_model_config(text: str) -> FastSpeechConfig:
+def parse_model_config(text: str, n_symbols: int = len(SYMBOLS)) -> FastSpeechConfig:
     """A :class:`FastSpeechConfig` from ``"field=value,field=value"`` overrides of the default.
+
+    ``n_symbols`` is the text processor's vocabulary (``en.chars``: 35, ``en.ipa``: 58).
 
     Raises:
         click.BadParameter: a pair is not ``field=value``, an unknown field (the accepted ones
             are listed) or a value of the wrong type.
     """
-    base = config_to_dict(FastSpeechConfig(n_symbols=len(SYMBOLS)))
+    base = config_to_dict(FastSpeechConfig(n_symbols=n_symbols))
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         key = key.strip().replace("-", "_")
@@ -200,6 +205,11 @@ def _model_from_checkpoint(path: str) -> FastSpeech:
     return model
 
 
+def _checkpoint_processor(path: str) -> str:
+    """The ``--text-processor`` a checkpoint was trained with (runs before it was recorded: ``en.chars``)."""
+    return str(read_checkpoint(path).get("facevox", {}).get("text_processor", "en.chars"))
+
+
 def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
     """Write the model of a training checkpoint as shipped weights (a ``.safetensors`` state dict).
 
@@ -218,15 +228,22 @@ def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype 
     return save_weights(model, path, dtype=dtype)
 
 
+_VOCABULARY_TENSORS = ("encoder.embedding.weight",)
+
+
 def warm_start(model: FastSpeech, weights: str | Path) -> list[str]:
     """Load trained weights into ``model`` for a new run; a variance adaptor they lack stays as built.
+
+    Weights of another text processor (a character model warm-starting a phoneme model) load
+    all but the token embedding, which starts fresh.
 
     Args:
         weights: a ``.safetensors`` state dict (float16 is cast) or a
             :func:`facevox.save_pretrained` folder.
 
     Returns:
-        the top-level modules that were not in ``weights`` (``["variance_adaptor"]`` or ``[]``).
+        the top-level modules that were not in ``weights`` or started fresh (``["variance_adaptor"]``,
+        ``["encoder"]`` (its token embedding), both or ``[]``).
 
     Raises:
         click.BadParameter: a tensor of ``weights`` that the model lacks, of another shape, or
@@ -240,14 +257,16 @@ def warm_start(model: FastSpeech, weights: str | Path) -> list[str]:
         raise click.BadParameter(f"{path}: no .safetensors weights there", param_hint="--init")
     state = load_file(str(file))
     own = model.state_dict()
+    fresh = [k for k in _VOCABULARY_TENSORS if k in state and k in own and own[k].shape != state[k].shape]
+    state = {k: v for k, v in state.items() if k not in fresh}
     bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
-    missing = [k for k in own if k not in state]
+    missing = [k for k in own if k not in state and k not in fresh]
     if bad or any(not k.startswith("variance_adaptor.") for k in missing):
         raise click.BadParameter(
             f"{path} does not fit this FastSpeech config: unexpected or reshaped {bad[:5]}, missing "
             f"{[k for k in missing if not k.startswith('variance_adaptor.')][:5]}", param_hint="--init")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
-    return sorted({k.split(".")[0] for k in missing})
+    return sorted({k.split(".")[0] for k in missing + fresh})
 
 
 @training_command("tts-fastspeech", default_out="runs/tts-fastspeech", steps=40000, gradient_clip=1.0)
@@ -272,22 +291,32 @@ def warm_start(model: FastSpeech, weights: str | Path) -> list[str]:
 @click.option("--init", "init_from", default=None, type=click.Path(exists=True, path_type=Path),
               help="Warm start: .safetensors weights (or a save_pretrained folder) of the same architecture; "
                    "a variance adaptor missing from them starts fresh (its embeddings at zero). Ignored on --resume.")
+@click.option("--text-processor", "processor_name", default="en.chars", show_default=True,
+              type=click.Choice(sorted(PRETRAINED_NAMES)),
+              help="Tokens the model reads: en.chars (characters; the teacher's phoneme frames mapped onto them) "
+                   "or en.ipa (espeak-ng phonemes, the teacher alignments as they are; inference needs "
+                   "facevox[phonemes]). A resumed run keeps its checkpoint's.")
 @click.option("--model-config", default="", metavar="FIELD=VALUE,...",
               help="FastSpeechConfig changes for a new run, e.g. dim=128,decoder_layers=2 "
                    "(a resumed run keeps its checkpoint's).")
 def train_fastspeech_command(
     training: TrainingOptions, data_dir: Path, cache_dir: Path | None, threads: int, val_count: int, seed: int,
     batch_size: int, batch_frames: int, lr: float, warmup: int, lr_decay: str, eval_every: int,
-    pitch_dir: Path | None, init_from: Path | None, model_config: str,
+    pitch_dir: Path | None, init_from: Path | None, processor_name: str, model_config: str,
 ) -> None:
     """Train the FastSpeech acoustic model on a corpus with teacher durations."""
+    from facevox import create_text_processor
+
     torch.set_num_threads(threads)
     lr_schedule = parse_schedule(lr_decay, float, "--lr-decay")
-    config = parse_model_config(model_config)
     utts = read_corpus(data_dir)
     if not any(u.alignment is not None for u in utts):
         raise click.UsageError(f"{data_dir} has no alignments/<id>.tsv teacher durations; this model needs them")
     ckpt = resume_checkpoint(training)
+    if ckpt is not None:
+        processor_name = _checkpoint_processor(ckpt)
+    processor = create_text_processor(processor_name)
+    config = parse_model_config(model_config, n_symbols=len(processor.symbols))
     out_dir = Path(training.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if ckpt is not None:
@@ -303,7 +332,8 @@ def train_fastspeech_command(
 
     module = FastSpeechModule(model, utts, cache_dir or out_dir / "mels", val_count=val_count, batch_size=batch_size,
                               batch_frames=batch_frames, lr=lr, warmup=warmup, lr_schedule=lr_schedule, seed=seed,
-                              pitch_cache=pitch_dir or out_dir / "pitch", fit_stats=ckpt is None)
+                              pitch_cache=pitch_dir or out_dir / "pitch", fit_stats=ckpt is None,
+                              processor=processor)
     trainer = build_trainer(training, monitor="val_mel", mode="min", val_check_interval=eval_every,
                             checkpoint_every_n_steps=100)
     trainer.fit(module, ckpt_path=ckpt)
@@ -311,7 +341,7 @@ def train_fastspeech_command(
     if trainer.is_global_zero and best.is_file():
         from facevox import save_pretrained
 
-        save_pretrained(_model_from_checkpoint(str(best)), out_dir / "best", name=PRETRAINED_NAME)
+        save_pretrained(_model_from_checkpoint(str(best)), out_dir / "best", name=PRETRAINED_NAMES[processor_name])
         echo(f"best weights: {out_dir / 'best'} (facevox.load_pretrained)")
 
 

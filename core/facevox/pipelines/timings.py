@@ -206,12 +206,15 @@ def word_timings(
     Args:
         alignment, symbols, n_frames, frame_s, reduction_factor, offset_s, sentence: as for
             :func:`token_timings`.
-        text: the normalised text the tokens were made from. When it has as many words as the
-            tokens, its words name the timings (the spelling of a phoneme-based processor's
-            words); otherwise the tokens' symbols are joined (``None``: always).
+        text: the normalised text the tokens were made from: its words name the timings (the
+            spelling of a phoneme-based processor's words). When the tokens have fewer or more
+            words (a phoneme front end writes "of the" as one word), runs of text words are
+            matched to runs of token words by size, and a run's time is shared among its words
+            in proportion to their letters. ``None``: the tokens' symbols are joined.
 
     Returns:
-        one :class:`WordTiming` per word, in order; starts and ends are non-decreasing.
+        one :class:`WordTiming` per word of ``text`` (per token word without it), in order;
+        starts and ends are non-decreasing.
 
     Raises:
         ValueError: as :func:`token_timings`.
@@ -219,12 +222,65 @@ def word_timings(
     bounds = _bounds(alignment, symbols, n_frames, frame_s, reduction_factor).tolist()
     spans = word_spans(symbols)
     names = _text_words(text) if text is not None else []
-    if len(names) != len(spans):
+    if not names or not spans:
         names = ["".join(symbols[a:b]) for a, b in spans]
-    return [
-        WordTiming(name, offset_s + bounds[a] * frame_s, offset_s + bounds[b] * frame_s, sentence)
-        for name, (a, b) in zip(names, spans, strict=True)
-    ]
+    if len(names) == len(spans):
+        return [
+            WordTiming(name, offset_s + bounds[a] * frame_s, offset_s + bounds[b] * frame_s, sentence)
+            for name, (a, b) in zip(names, spans, strict=True)
+        ]
+    out = []
+    for (w0, w1), (s0, s1) in _match_words([len(n) for n in names], [_letters(symbols, a, b) for a, b in spans]):
+        start, end = float(bounds[spans[s0][0]]), float(bounds[spans[s1 - 1][1]])
+        weights = np.cumsum([0] + [len(n) for n in names[w0:w1]], dtype=np.float64)
+        cuts = start + (end - start) * weights / weights[-1]
+        out += [WordTiming(names[w0 + k], offset_s + float(cuts[k]) * frame_s,
+                           offset_s + float(cuts[k + 1]) * frame_s, sentence) for k in range(w1 - w0)]
+    return out
+
+
+def _letters(symbols: Sequence[str], a: int, b: int) -> int:
+    return max(1, sum(1 for s in symbols[a:b] if any(c.isalnum() for c in s)))
+
+
+def _match_words(text_sizes: Sequence[int], token_sizes: Sequence[int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Pair runs of text words with runs of token words, in order, when their counts differ.
+
+    A phoneme front end writes some word pairs as one ("did not" -> ``dɪdnˌɑːt``, "of the" ->
+    ``ʌvðə``), so the text's words and the tokens' words do not pair one to one. A monotonic
+    alignment (dynamic programming) groups 1-6 text words with one token word (a spelled acronym,
+    "f b i", is one phoneme word), or one text word with 2-3 token words, minimising the size mismatch (letters against letter tokens, each side
+    scaled to its total) plus a small cost per group that is not 1:1.
+
+    Returns:
+        ``((first_word, stop_word), (first_span, stop_span))`` groups covering both lists.
+    """
+    n, m = len(text_sizes), len(token_sizes)
+    tw = np.cumsum([0, *text_sizes], dtype=np.float64) / max(sum(text_sizes), 1)
+    sw = np.cumsum([0, *token_sizes], dtype=np.float64) / max(sum(token_sizes), 1)
+    moves = [(k, 1) for k in range(1, 7)] + [(1, k) for k in (2, 3)]
+    cost = np.full((n + 1, m + 1), np.inf)
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    cost[0, 0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if not np.isfinite(cost[i, j]):
+                continue
+            for di, dj in moves:
+                a, b = i + di, j + dj
+                if a > n or b > m:
+                    continue
+                c = cost[i, j] + abs((tw[a] - tw[i]) - (sw[b] - sw[j])) + (0.0 if di == dj else 0.01)
+                if c < cost[a, b]:
+                    cost[a, b], back[(a, b)] = c, (i, j)
+    if not np.isfinite(cost[n, m]):  # too lopsided for these groups: one group
+        return [((0, n), (0, m))]
+    groups, at = [], (n, m)
+    while at != (0, 0):
+        prev = back[at]
+        groups.append(((prev[0], at[0]), (prev[1], at[1])))
+        at = prev
+    return groups[::-1]
 
 
 def _bounds(alignment: Tensor, symbols: Sequence[str], n_frames: int, frame_s: float, r: int) -> Tensor:
