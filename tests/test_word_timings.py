@@ -117,6 +117,16 @@ def test_text_words_that_a_phoneme_front_end_merged_share_their_time() -> None:
     got = [(w.word, round(w.start, 3), round(w.end, 3)) for w in words]
     # "ʌvðə" (0.4-0.8 s) is shared 2 : 3 by the letters of "of" and "the"
     assert got == [("red", 0.0, 0.3), ("of", 0.4, 0.56), ("the", 0.56, 0.8), ("book", 0.9, 1.2), ("fell", 1.3, 1.7)]
+    # the function words merge, not the content word before them ("context of the" -> ... ʌvðə)
+    # (espeak-ng's phonemes of an LJ040-050 sentence)
+    ipa = "vˈɛɹiəs pˈɑːsᵻbəl mˈoʊɾɪvz wɪl biː tɹˈiːɾᵻd ɪnðɪʲ ɐpɹˈoʊpɹɪʲət kˈɑːntɛkst ʌvðə dɪskˈʌʃən ˈaʊtlaɪnd əbˈʌv"
+    text = "various possible motives will be treated in the appropriate context of the discussion outlined above"
+    tokens = list(ipa)
+    words = word_timings(_path([1] * len(tokens)), tokens, n_frames=len(tokens), frame_s=0.1, text=text)
+    assert [w.word for w in words] == text.split()
+    context, of = words[9], words[10]
+    assert (round(context.start, 3), round(context.end, 3)) == (ipa.index("k") / 10, ipa.index(" ʌv") / 10)
+    assert round(of.start, 3) == (ipa.index("ʌv")) / 10
     # and one text word that the tokens split in two spans both
     split = word_timings(align[:, :7], phonemes[:7], n_frames=7, frame_s=0.1, text="redoven")
     assert [(w.word, round(w.start, 3), round(w.end, 3)) for w in split] == [("redoven", 0.0, 0.7)]

@@ -20,6 +20,7 @@ with these functions; :func:`follow_style` carries the timings onto speech that 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -210,7 +211,7 @@ def word_timings(
             spelling of a phoneme-based processor's words). When the tokens have fewer or more
             words (a phoneme front end writes "of the" as one word), runs of text words are
             matched to runs of token words by size, and a run's time is shared among its words
-            in proportion to their letters. ``None``: the tokens' symbols are joined.
+            in proportion to their letters (a lone letter counts two: its name). ``None``: the tokens' symbols are joined.
 
     Returns:
         one :class:`WordTiming` per word of ``text`` (per token word without it), in order;
@@ -230,9 +231,9 @@ def word_timings(
             for name, (a, b) in zip(names, spans, strict=True)
         ]
     out = []
-    for (w0, w1), (s0, s1) in _match_words([len(n) for n in names], [_letters(symbols, a, b) for a, b in spans]):
+    for (w0, w1), (s0, s1) in _match_words([_text_size(n) for n in names], [_letters(symbols, a, b) for a, b in spans]):
         start, end = float(bounds[spans[s0][0]]), float(bounds[spans[s1 - 1][1]])
-        weights = np.cumsum([0] + [len(n) for n in names[w0:w1]], dtype=np.float64)
+        weights = np.cumsum([0] + [_text_size(n) for n in names[w0:w1]], dtype=np.float64)
         cuts = start + (end - start) * weights / weights[-1]
         out += [WordTiming(names[w0 + k], offset_s + float(cuts[k]) * frame_s,
                            offset_s + float(cuts[k + 1]) * frame_s, sentence) for k in range(w1 - w0)]
@@ -240,7 +241,15 @@ def word_timings(
 
 
 def _letters(symbols: Sequence[str], a: int, b: int) -> int:
-    return max(1, sum(1 for s in symbols[a:b] if any(c.isalnum() for c in s)))
+    """Sounds of a token word: its letters and digits, less modifier letters (IPA stress and
+    length marks ``ˈ ˌ ː``)."""
+    return max(1, sum(1 for s in symbols[a:b] for c in s if c.isalnum() and unicodedata.category(c) != "Lm"))
+
+
+def _text_size(word: str) -> int:
+    """Sounds of a text word, roughly: its letters; a lone letter is said as its name (two sounds)."""
+    letters = sum(1 for c in word if c.isalnum())
+    return 2 if letters == 1 and word.isalpha() else max(1, letters)
 
 
 def _match_words(text_sizes: Sequence[int], token_sizes: Sequence[int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -271,6 +280,8 @@ def _match_words(text_sizes: Sequence[int], token_sizes: Sequence[int]) -> list[
                 if a > n or b > m:
                     continue
                 c = cost[i, j] + abs((tw[a] - tw[i]) - (sw[b] - sw[j])) + (0.0 if di == dj else 0.01)
+                if di > 1:  # merged words are short ("of the", "f b i"), rarely a content word
+                    c += 0.02 * sum(size > 4 for size in text_sizes[i:a])
                 if c < cost[a, b]:
                     cost[a, b], back[(a, b)] = c, (i, j)
     if not np.isfinite(cost[n, m]):  # too lopsided for these groups: one group
