@@ -272,8 +272,8 @@ def spell_letters(text: str, names: Mapping[str, str] | None = None) -> str:
 
     Args:
         text: lower-case text as :func:`facevox_tts.normalize.normalize_text` returns it.
-        names: letter -> spoken name for ``a``-``z`` (``None``: :data:`LETTER_NAMES`; the
-            ``en.ipa`` processor passes spellings espeak-ng reads as the letter, "eigh" for a).
+        names: letter -> replacement for ``a``-``z`` (``None``: :data:`LETTER_NAMES`; the
+            ``en.ipa`` processor passes markers, to write letter runs for espeak-ng).
     """
     names = LETTER_NAMES if names is None else names
     words = list(_SPELL_WORD_RE.finditer(text))

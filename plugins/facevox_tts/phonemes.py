@@ -31,7 +31,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from facevox_tts.normalize_words import LETTER_NAMES, spell_letters
-from facevox_tts.text import SYMBOLS, _check_text, _SymbolProcessor, normalize_text, split_sentences
+from facevox_tts.text import (
+    _SENTENCE_END_RE,
+    SYMBOLS,
+    _check_text,
+    _SymbolProcessor,
+    normalize_text,
+    split_sentences,
+)
 
 __all__ = ["BOS", "EOS", "IPA_SYMBOLS", "PAD", "EnglishPhonemes", "letters_for_espeak", "phonemize",
            "tokens_from_alignment"]
@@ -46,6 +53,7 @@ IPA_SYMBOLS: tuple[str, ...] = (
     "ʔ", "θ", "ᵻ",
 )
 """Padding, then the 57 symbols of the joe-tts teacher alignments (espeak-ng en-us IPA)."""
+_IPA_INDEX = {s: i for i, s in enumerate(IPA_SYMBOLS)}
 
 _MARKED = {c: f"\x00{c.upper()}" for c in LETTER_NAMES}  # spell_letters marks each lone letter
 _MARKED_RUN_RE = re.compile(r"\x00[A-Z](?: \x00[A-Z])*('s)?")
@@ -113,12 +121,11 @@ def tokens_from_alignment(rows: Sequence[tuple[str, int]]) -> tuple[list[int], l
     """
     if not rows:
         raise ValueError("the alignment has no rows")
-    index = {s: i for i, s in enumerate(IPA_SYMBOLS)}
     ids, frames = [], []
     for ph, f in rows:
-        if ph not in index or ph == PAD:
+        if ph not in _IPA_INDEX or ph == PAD:
             raise ValueError(f"phoneme {ph!r} is not in the en.ipa inventory {''.join(IPA_SYMBOLS[1:])!r}")
-        ids.append(index[ph])
+        ids.append(_IPA_INDEX[ph])
         frames.append(f)
     return ids, frames
 
@@ -177,7 +184,7 @@ class EnglishPhonemes(_SymbolProcessor):
         unknown: list[str] = []
         # normalised text is lower case, and espeak-ng ends a sentence at "." only before a capital:
         # phonemise sentence by sentence, as the teacher's alignments are framed
-        parts = re.split(r"(?<=[.!?])\s+", normalized)
+        parts = _SENTENCE_END_RE.split(normalized)
         sentences = [p for part in parts for p in phonemize(letters_for_espeak(part))]
         for sentence in sentences:
             body = [self._index.get(p, -1) for p in sentence]

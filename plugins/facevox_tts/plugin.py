@@ -45,7 +45,7 @@ def register_models(register: Callable[[Any], None]) -> None:
             factory=FastSpeech,
             config=FastSpeechConfig(n_symbols=len(IPA_SYMBOLS)),
             card=FASTSPEECH_IPA_CARD,
-            weights=_FASTSPEECH_IPA_WEIGHTS if _FASTSPEECH_IPA_WEIGHTS.is_file() else None,
+            weights=_FASTSPEECH_IPA_WEIGHTS,  # needs facevox[phonemes] to run, not to load
         )
     )
     register(

@@ -48,6 +48,7 @@ EOS = "~"
 _PUNCTUATION = ",.!?-"
 SYMBOLS: tuple[str, ...] = (PAD, EOS, " ", *"abcdefghijklmnopqrstuvwxyz", "'", *_PUNCTUATION)
 _SPEAKABLE_RE = re.compile(r"[a-z]")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 
 
 def split_sentences(text: str, max_chars: int = 180) -> list[str]:
@@ -67,7 +68,7 @@ def split_sentences(text: str, max_chars: int = 180) -> list[str]:
     if max_chars < 20:
         raise ValueError(f"max_chars must be >= 20, got {max_chars}")
     pieces: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+    for sentence in _SENTENCE_END_RE.split(text.strip()):
         pieces.extend(_cut(sentence.strip(), max_chars))
     return [p for p in pieces if p.strip(" ,.!?-")]
 

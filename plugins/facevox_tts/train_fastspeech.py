@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import torch
@@ -194,8 +195,9 @@ def parse_model_config(text: str, n_symbols: int = len(SYMBOLS)) -> FastSpeechCo
     return config_from_dict(FastSpeechConfig, base)
 
 
-def _model_from_checkpoint(path: str) -> FastSpeech:
-    state = read_checkpoint(path)
+def _model_from_checkpoint(path: str, state: dict[str, Any] | None = None) -> FastSpeech:
+    """The model of a checkpoint of this recipe (``state``: its contents, when already read)."""
+    state = read_checkpoint(path) if state is None else state
     recipe = state.get("facevox", {})
     if recipe.get("arch") != "fastspeech":
         raise click.UsageError(f"{path} is not a FastSpeech checkpoint of `facevox train tts-fastspeech`")
@@ -203,11 +205,6 @@ def _model_from_checkpoint(path: str) -> FastSpeech:
     prefix = "model."
     model.load_state_dict({k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)})
     return model
-
-
-def _checkpoint_processor(path: str) -> str:
-    """The ``--text-processor`` a checkpoint was trained with (runs before it was recorded: ``en.chars``)."""
-    return str(read_checkpoint(path).get("facevox", {}).get("text_processor", "en.chars"))
 
 
 def export_weights(checkpoint: str | Path, path: str | Path, dtype: torch.dtype | None = torch.float16) -> Path:
@@ -313,15 +310,16 @@ def train_fastspeech_command(
     if not any(u.alignment is not None for u in utts):
         raise click.UsageError(f"{data_dir} has no alignments/<id>.tsv teacher durations; this model needs them")
     ckpt = resume_checkpoint(training)
-    if ckpt is not None:
-        processor_name = _checkpoint_processor(ckpt)
+    state = read_checkpoint(ckpt) if ckpt is not None else None
+    if state is not None:  # a resumed run keeps its text processor (runs before it was recorded: en.chars)
+        processor_name = str(state.get("facevox", {}).get("text_processor", "en.chars"))
     processor = create_text_processor(processor_name)
     config = parse_model_config(model_config, n_symbols=len(processor.symbols))
     out_dir = Path(training.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if ckpt is not None:
-        model = _model_from_checkpoint(ckpt)
-        echo(f"resumed from {ckpt} at step {int(read_checkpoint(ckpt)['global_step'])}")
+    if ckpt is not None and state is not None:
+        model = _model_from_checkpoint(ckpt, state)
+        echo(f"resumed from {ckpt} at step {int(state['global_step'])}")
     else:
         torch.manual_seed(seed)
         model = FastSpeech(config)

@@ -211,7 +211,8 @@ def word_timings(
             spelling of a phoneme-based processor's words). When the tokens have fewer or more
             words (a phoneme front end writes "of the" as one word), runs of text words are
             matched to runs of token words by size, and a run's time is shared among its words
-            in proportion to their letters (a lone letter counts two: its name). ``None``: the tokens' symbols are joined.
+            in proportion to their letters (a lone letter counts two: its name). ``None``: the
+            tokens' symbols are joined.
 
     Returns:
         one :class:`WordTiming` per word of ``text`` (per token word without it), in order;
@@ -231,9 +232,10 @@ def word_timings(
             for name, (a, b) in zip(names, spans, strict=True)
         ]
     out = []
-    for (w0, w1), (s0, s1) in _match_words([_text_size(n) for n in names], [_letters(symbols, a, b) for a, b in spans]):
+    sizes = [_text_size(n) for n in names]
+    for (w0, w1), (s0, s1) in _match_words(sizes, [_letters(symbols, a, b) for a, b in spans]):
         start, end = float(bounds[spans[s0][0]]), float(bounds[spans[s1 - 1][1]])
-        weights = np.cumsum([0] + [_text_size(n) for n in names[w0:w1]], dtype=np.float64)
+        weights = np.cumsum([0, *sizes[w0:w1]], dtype=np.float64)
         cuts = start + (end - start) * weights / weights[-1]
         out += [WordTiming(names[w0 + k], offset_s + float(cuts[k]) * frame_s,
                            offset_s + float(cuts[k + 1]) * frame_s, sentence) for k in range(w1 - w0)]
@@ -258,8 +260,10 @@ def _match_words(text_sizes: Sequence[int], token_sizes: Sequence[int]) -> list[
     A phoneme front end writes some word pairs as one ("did not" -> ``dɪdnˌɑːt``, "of the" ->
     ``ʌvðə``), so the text's words and the tokens' words do not pair one to one. A monotonic
     alignment (dynamic programming) groups 1-6 text words with one token word (a spelled acronym,
-    "f b i", is one phoneme word), or one text word with 2-3 token words, minimising the size mismatch (letters against letter tokens, each side
-    scaled to its total) plus a small cost per group that is not 1:1.
+    "f b i", is one phoneme word), or one text word with 2-3 token words, minimising the size
+    mismatch (sounds on each side, each side scaled to its total) plus a small cost per group that
+    is not 1:1, larger when a merged word is long (espeak-ng merges function words and letters,
+    not content words).
 
     Returns:
         ``((first_word, stop_word), (first_span, stop_span))`` groups covering both lists.
