@@ -278,6 +278,8 @@ def _write_json(path: Path, data: object) -> None:
 def _load_acoustic(name: str, checkpoint: Path | None) -> torch.nn.Module:
     if checkpoint is None:
         return facevox.create_model(name)
+    if checkpoint.is_dir():  # a facevox.save_pretrained folder (a training run's OUT/best): its own config
+        return facevox.load_pretrained(checkpoint).eval()
     if checkpoint.suffix == ".safetensors":
         model = facevox.create_model(name, pretrained=False)
         facevox.load_weights(model, checkpoint)
@@ -294,7 +296,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--model", default=facevox.default_model(facevox.Task.ACOUSTIC_MODEL),
                     help="registered acoustic model (default: the registry's)")
     ap.add_argument("--checkpoint", type=Path, default=None,
-                    help="weights to use instead of the shipped ones (.safetensors, or a training .pt)")
+                    help="weights to use instead of the shipped ones (.safetensors of --model's architecture, "
+                    "a facevox.save_pretrained folder such as a run's OUT/best, or a training .pt)")
     ap.add_argument("--vocoders", nargs="+", default=["vocos.joe", "hifigan.universal", "griffinlim.default"])
     ap.add_argument("--set", dest="sentence_set", choices=SETS, default=None,
                     help="which sentences (default: bench); see above")

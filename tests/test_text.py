@@ -91,6 +91,15 @@ def test_split_sentences_keeps_short_text_whole() -> None:
         split_sentences("x", max_chars=5)
 
 
+def test_split_sentences_keeps_initials_inside_a_sentence() -> None:
+    # normalised text is lower case: an initial's full stop is not a sentence end
+    text = normalize_text("President John F. Kennedy was shot in Dallas. V. T. Lee wrote to him.")
+    assert split_sentences(text) == ["president john f. kennedy was shot in dallas.", "v. t. lee wrote to him."]
+    assert split_sentences(normalize_text("Mr. T. F. Buxton spoke. Then he left.")) == [
+        "mister t. f. buxton spoke.", "then he left."]
+    assert split_sentences("it was over. i left.") == ["it was over.", "i left."]  # a word before the stop
+
+
 def test_registered_text_processor() -> None:
     proc = facevox.create_text_processor("en.chars")
     assert isinstance(proc, facevox.TextProcessor)

@@ -13,7 +13,15 @@ import torch
 from facevox import ProsodyControl
 from facevox.styles import SpeechStyle, blend_styles
 from facevox_tts.fastspeech import FastSpeech, FastSpeechConfig
-from facevox_tts.prosody import frame_energy_db, frame_f0, prosody_stats, token_means, token_targets
+from facevox_tts.prosody import (
+    VOICED_MIN_DB,
+    frame_energy_db,
+    frame_f0,
+    prosody_stats,
+    token_means,
+    token_targets,
+    voiced_frames,
+)
 from facevox_tts.text import SYMBOLS, EnglishCharacters
 from facevox_tts.train import TrainItem
 from facevox_tts.train_fastspeech import fastspeech_loss, make_duration_batch, warm_start
@@ -68,6 +76,19 @@ def test_token_targets_are_normalised_with_corpus_stats() -> None:
         token_targets(mel, f0[:5], durations, stats[0], stats[1])
     with pytest.raises(ValueError, match="no voiced"):
         prosody_stats([(mel, torch.zeros(6), durations)])
+
+
+def test_silent_frames_do_not_count_as_voiced() -> None:
+    # pYIN's F0 on near-silent frames (the corpus vocoder's 86 Hz frame-rate buzz) is not the voice
+    mel = torch.full((80, 6), -3.0)
+    mel[:, 2:4] = math.log(1e-5)  # digital silence: about -90 dB
+    assert frame_energy_db(mel)[2] < VOICED_MIN_DB < frame_energy_db(mel)[0]
+    f0 = torch.tensor([100.0, 100.0, 86.1, 86.1, 100.0, 0.0])
+    assert voiced_frames(mel, f0).tolist() == [True, True, False, False, True, False]
+    stats = prosody_stats([(mel, f0, [2, 2, 2])])
+    assert stats[0] == pytest.approx((math.log(100.0), 1e-3))  # the buzz is out of the statistics
+    pitch, _ = token_targets(mel, f0, [2, 2, 2], (math.log(100.0), 0.1), (0.0, 10.0))
+    assert pitch.tolist() == pytest.approx([0.0, 0.0, 0.0])  # the silent token has no pitch target
 
 
 def test_apply_prosody_shifts_and_scales_pitch_and_energy() -> None:
@@ -211,3 +232,57 @@ def test_train_command_learns_prosody_from_the_corpus(tmp_path: Path) -> None:
     with pytest.raises(click.BadParameter, match="expected a bool"):
         parse_model_config("variance=maybe")
     assert parse_model_config("variance=false").variance is False
+
+
+def test_the_variance_adaptor_can_learn_faster_than_a_warm_started_rest(tmp_path: Path) -> None:
+    from facevox_tts.lit_fastspeech import FastSpeechModule
+    from facevox_tts.train_fastspeech import parse_model_config
+
+    model = FastSpeech(parse_model_config(TINY + ",variance=true"))
+    kwargs = dict(val_count=1, batch_size=2, batch_frames=100, lr=1e-3, warmup=10, lr_schedule=[(50, 5e-4)], seed=0)
+    module = FastSpeechModule(model, [], tmp_path, variance_lr_scale=10.0, **kwargs)  # type: ignore[arg-type]
+    opt = module.configure_optimizers()
+    optimizer, scheduler = opt["optimizer"], opt["lr_scheduler"]["scheduler"]
+    adaptor = {id(p) for p in model.variance_adaptor.parameters()}  # type: ignore[union-attr]
+    rest, fast = optimizer.param_groups
+    assert not adaptor & {id(p) for p in rest["params"]} and adaptor == {id(p) for p in fast["params"]}
+    for _ in range(60):
+        optimizer.step()
+        scheduler.step()
+    assert rest["lr"] == pytest.approx(5e-4) and fast["lr"] == pytest.approx(5e-3)
+    plain = FastSpeechModule(FastSpeech(parse_model_config(TINY)), [], tmp_path, **kwargs)  # type: ignore[arg-type]
+    assert len(plain.configure_optimizers()["optimizer"].param_groups) == 1  # no adaptor: one group, as before
+    with pytest.raises(ValueError, match="variance_lr_scale"):
+        FastSpeechModule(model, [], tmp_path, variance_lr_scale=0.0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_pitch_warp_moves_a_band_by_the_interval_and_augment_moves_the_targets() -> None:
+    import librosa
+    from facevox_tts.lit_fastspeech import augment_pitch
+    from facevox_tts.prosody import pitch_warp_matrix
+    from facevox_tts.train_fastspeech import DurationBatch
+
+    assert torch.equal(pitch_warp_matrix(0.0), torch.eye(80))
+    centres = librosa.mel_frequencies(82, fmin=0.0, fmax=8000.0)[1:-1]
+    floor = math.log(1e-5)
+    mel = torch.full((80, 4), floor)
+    mel[30] = 0.0  # one loud band
+    for k in (3.0, -3.0, 7.0):
+        weight = (pitch_warp_matrix(k) @ mel)[:, 0] - floor  # the band, split between two neighbours
+        position = float((weight * torch.arange(80)).sum() / weight.sum())
+        peak = np.interp(position, np.arange(80), centres)
+        assert 12 * math.log2(peak / centres[30]) == pytest.approx(k, abs=0.1)
+    assert pitch_warp_matrix(5.0).sum(1).tolist() == pytest.approx([1.0] * 80)  # rows interpolate, the floor stays
+    with pytest.raises(ValueError, match="semitones"):
+        pitch_warp_matrix(13.0)
+
+    tokens = torch.ones(4, 3, dtype=torch.int64)
+    mels = torch.zeros(4, 80, 6)
+    batch = DurationBatch(tokens, torch.full((4,), 3), mels.clone(), torch.full((4,), 6), torch.full((4, 3), 2))
+    batch.pitch = torch.tensor([[0.5, 0.0, -0.5]] * 4)
+    batch.energy = torch.zeros(4, 3)
+    augment_pitch(batch, 3.0, pitch_std=0.1, generator=torch.Generator().manual_seed(0), share=1.0)
+    moved = batch.pitch - torch.tensor([[0.5, 0.0, -0.5]])
+    assert (moved[:, 1] == 0).all()  # an unvoiced token keeps no pitch
+    shift = moved[:, 0] * 0.1 * 12 / math.log(2.0)  # semitones applied to each item
+    assert torch.allclose(moved[:, 0], moved[:, 2]) and (shift.abs() <= 3.0).all() and shift.abs().max() > 0

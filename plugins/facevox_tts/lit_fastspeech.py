@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import Utterance, build_mel_cache, length_buckets
 from .fastspeech import FastSpeech
-from .prosody import build_pitch_cache, load_pitch, prosody_stats, token_targets
+from .prosody import build_pitch_cache, load_pitch, pitch_warp_matrix, prosody_stats, token_targets
 from .text import EnglishCharacters
 from .train import TrainItem, prepare_items, value_at
 from .train_fastspeech import DurationBatch, fastspeech_loss, fit_durations, make_duration_batch
@@ -81,11 +81,36 @@ class BucketBatches(Sampler[list[int]]):
 
 
 class _Collate:
-    def __init__(self, mel_floor: float, prosody: dict[str, tuple[Tensor, Tensor]] | None) -> None:
+    def __init__(self, mel_floor: float, prosody: dict[str, tuple[Tensor, Tensor]] | None,
+                 pitch_augment: float = 0.0, pitch_std: float = 1.0, seed: int = 0) -> None:
         self.mel_floor, self.prosody = mel_floor, prosody
+        self.pitch_augment, self.pitch_std = pitch_augment, pitch_std
+        self._gen = torch.Generator().manual_seed(seed)
 
     def __call__(self, items: list[TrainItem]) -> DurationBatch:
-        return make_duration_batch(items, self.mel_floor, self.prosody)
+        batch = make_duration_batch(items, self.mel_floor, self.prosody)
+        if self.pitch_augment > 0 and batch.pitch is not None:
+            augment_pitch(batch, self.pitch_augment, self.pitch_std, self._gen)
+        return batch
+
+
+def augment_pitch(batch: DurationBatch, semitones: float, pitch_std: float, generator: torch.Generator,
+                  share: float = 0.5) -> None:
+    """Shift ``share`` of the batch's mels by a random interval and their pitch targets with them.
+
+    Each chosen item's mel is warped in frequency (:func:`facevox_tts.prosody.pitch_warp_matrix`)
+    by ``U(-semitones, semitones)`` and its voiced tokens' normalised pitch (non-zero) moved by
+    the same interval, ``k log(2) / 12 / pitch_std``; padding frames stay at the floor. In place.
+    """
+    assert batch.pitch is not None
+    for i in range(len(batch.tokens)):
+        if float(torch.rand((), generator=generator)) >= share:
+            continue
+        k = float(torch.empty(()).uniform_(-semitones, semitones, generator=generator))
+        t = int(batch.mel_lengths[i])
+        batch.mels[i, :, :t] = pitch_warp_matrix(k) @ batch.mels[i, :, :t]
+        voiced = batch.pitch[i] != 0
+        batch.pitch[i] = torch.where(voiced, batch.pitch[i] + k * math.log(2.0) / 12.0 / pitch_std, batch.pitch[i])
 
 
 class FastSpeechModule(pl.LightningModule):
@@ -106,13 +131,25 @@ class FastSpeechModule(pl.LightningModule):
             new or warm-started run); ``False`` keeps the config's (a resumed run).
         processor: the text processor whose tokens the model reads (``None``: ``en.chars``;
             ``en.ipa`` takes its tokens from the teacher alignments).
+        pitch_augment: with a variance adaptor, half of the training utterances are shifted by
+            up to this many semitones (:func:`augment_pitch`; 0: off).
+        variance_lr_scale: factor on the learning rate of the variance adaptor (``> 0``). A
+            warm start from a model without one has a decoder that already predicts prosody from
+            the text, so the adaptor's zero-initialised embeddings receive little gradient; a
+            larger rate lets the decoder come to rely on them (the controls then move the voice).
     """
 
     def __init__(self, model: FastSpeech, utterances: list[Utterance], cache: Path, *, val_count: int,
                  batch_size: int, batch_frames: int, lr: float, warmup: int, lr_schedule: list[tuple[int, float]],
                  seed: int, pitch_cache: Path | None = None, fit_stats: bool = True,
-                 processor: TextProcessor | None = None) -> None:
+                 processor: TextProcessor | None = None, variance_lr_scale: float = 1.0,
+                 pitch_augment: float = 0.0) -> None:
         super().__init__()
+        if not variance_lr_scale > 0:
+            raise ValueError(f"variance_lr_scale must be > 0, got {variance_lr_scale}")
+        if not 0 <= pitch_augment <= 12:
+            raise ValueError(f"pitch_augment must be within [0, 12] semitones, got {pitch_augment}")
+        self.variance_lr_scale, self.pitch_augment = variance_lr_scale, pitch_augment
         self.model = model
         self.utterances, self.cache, self.val_count = utterances, Path(cache), val_count
         self.batch_size, self.batch_frames, self.seed = batch_size, batch_frames, seed
@@ -177,8 +214,9 @@ class FastSpeechModule(pl.LightningModule):
         lengths = [it.mel.shape[1] for it in self.train_items]
         batches = BucketBatches(lengths, self.batch_frames, self.batch_size, self.seed, self.global_rank,
                                 self.trainer.world_size)
-        return DataLoader(self.train_items, batch_sampler=batches,  # type: ignore[arg-type]
-                          collate_fn=_Collate(self.model.config.mel_floor, self.prosody))
+        collate = _Collate(self.model.config.mel_floor, self.prosody, self.pitch_augment, self.model.config.pitch_std,
+                           seed=self.seed * 1_000_003 + self.global_step + self.global_rank)
+        return DataLoader(self.train_items, batch_sampler=batches, collate_fn=collate)  # type: ignore[arg-type]
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_items, batch_size=self.batch_size,  # type: ignore[arg-type]
@@ -193,13 +231,18 @@ class FastSpeechModule(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         # lr 1.0 is a placeholder: the scheduler's factor is the absolute rate (a resumed run
         # follows its current --lr, --warmup and --lr-decay)
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.rate)
+        named = list(self.model.named_parameters())
+        groups = [{"params": [p for n, p in named if not n.startswith("variance_adaptor.")], "scale": 1.0},
+                  {"params": [p for n, p in named if n.startswith("variance_adaptor.")], "scale": self.variance_lr_scale}]
+        groups = [g for g in groups if g["params"]]
+        optimizer = torch.optim.Adam(groups, lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, [lambda step, k=float(g["scale"]): k * self.rate(step) for g in groups])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_train_start(self) -> None:
         for group in self.trainer.optimizers[0].param_groups:
-            group["lr"] = self.rate(self.global_step)
+            group["lr"] = group.get("scale", 1.0) * self.rate(self.global_step)
         self._t0 = time.time()
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,

@@ -48,13 +48,17 @@ EOS = "~"
 _PUNCTUATION = ",.!?-"
 SYMBOLS: tuple[str, ...] = (PAD, EOS, " ", *"abcdefghijklmnopqrstuvwxyz", "'", *_PUNCTUATION)
 _SPEAKABLE_RE = re.compile(r"[a-z]")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])(?<!\b[a-z]\.)\s+")
+"""Where normalised text splits into sentences: after ``. ! ?``, but not after a lone letter's full
+stop ("john f. kennedy", "mr. t. f. buxton": normalised text is lower case, so an initial cannot be
+told from a sentence end by the capital after it; the training transcripts keep such initials
+inside one utterance)."""
 
 
 def split_sentences(text: str, max_chars: int = 180) -> list[str]:
     """Split normalised text into sentences of at most ``max_chars`` characters.
 
-    Splits after ``. ! ?``; a sentence longer than ``max_chars`` is cut again at commas, then
+    Splits after ``. ! ?`` (not after an initial such as ``f.``); a sentence longer than ``max_chars`` is cut again at commas, then
     at spaces, and a word longer than ``max_chars`` into near-equal chunks, so that every piece
     stays within what the model was trained on (and its memory is bounded).
 

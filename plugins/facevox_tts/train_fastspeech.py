@@ -293,13 +293,20 @@ def warm_start(model: FastSpeech, weights: str | Path) -> list[str]:
               help="Tokens the model reads: en.chars (characters; the teacher's phoneme frames mapped onto them) "
                    "or en.ipa (espeak-ng phonemes, the teacher alignments as they are; inference needs "
                    "facevox[phonemes]). A resumed run keeps its checkpoint's.")
+@click.option("--variance-lr-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Factor on the variance adaptor's learning rate (e.g. 10 when --init warm-starts a model "
+                   "without one, so that the decoder learns to follow the pitch and energy it is given).")
+@click.option("--pitch-augment", default=0.0, show_default=True, type=click.FloatRange(0, 12),
+              help="Semitones: half of the training mels are shifted in frequency by up to this much, their pitch "
+                   "targets with them, so that the decoder follows the pitch it is given (variance models; 0: off).")
 @click.option("--model-config", default="", metavar="FIELD=VALUE,...",
               help="FastSpeechConfig changes for a new run, e.g. dim=128,decoder_layers=2 "
                    "(a resumed run keeps its checkpoint's).")
 def train_fastspeech_command(
     training: TrainingOptions, data_dir: Path, cache_dir: Path | None, threads: int, val_count: int, seed: int,
     batch_size: int, batch_frames: int, lr: float, warmup: int, lr_decay: str, eval_every: int,
-    pitch_dir: Path | None, init_from: Path | None, processor_name: str, model_config: str,
+    pitch_dir: Path | None, init_from: Path | None, processor_name: str, variance_lr_scale: float, pitch_augment: float,
+    model_config: str,
 ) -> None:
     """Train the FastSpeech acoustic model on a corpus with teacher durations."""
     from facevox import create_text_processor
@@ -331,7 +338,8 @@ def train_fastspeech_command(
     module = FastSpeechModule(model, utts, cache_dir or out_dir / "mels", val_count=val_count, batch_size=batch_size,
                               batch_frames=batch_frames, lr=lr, warmup=warmup, lr_schedule=lr_schedule, seed=seed,
                               pitch_cache=pitch_dir or out_dir / "pitch", fit_stats=ckpt is None,
-                              processor=processor)
+                              processor=processor, variance_lr_scale=variance_lr_scale,
+                              pitch_augment=pitch_augment)
     trainer = build_trainer(training, monitor="val_mel", mode="min", val_check_interval=eval_every,
                             checkpoint_every_n_steps=100)
     trainer.fit(module, ckpt_path=ckpt)
