@@ -229,6 +229,10 @@ def test_train_command_learns_prosody_from_the_corpus(tmp_path: Path) -> None:
     assert min(abs(best.config.pitch_mean - math.log(f)) for f in (200, 250)) < 0.01
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("val_pitch" in r and "val_energy" in r for r in rows)
+    plain = [a.replace(",variance=true", "") for a in args]
+    refused = CliRunner().invoke(train_fastspeech_command, [*plain, "--out", str(tmp_path / "x"), "--pitch-augment", "3"])
+    assert refused.exit_code != 0 and "variance adaptor" in refused.output  # the option would do nothing
+    assert not (tmp_path / "x").exists()  # refused before anything is written
     with pytest.raises(click.BadParameter, match="expected a bool"):
         parse_model_config("variance=maybe")
     assert parse_model_config("variance=false").variance is False

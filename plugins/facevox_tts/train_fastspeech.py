@@ -322,6 +322,11 @@ def train_fastspeech_command(
         processor_name = str(state.get("facevox", {}).get("text_processor", "en.chars"))
     processor = create_text_processor(processor_name)
     config = parse_model_config(model_config, n_symbols=len(processor.symbols))
+    recorded = json.loads(state.get("facevox", {}).get("config", "{}")) if state is not None else {}
+    variance = config.variance if state is None else bool(recorded.get("variance"))
+    if not variance and (pitch_augment > 0 or variance_lr_scale != 1.0):
+        raise click.UsageError("--pitch-augment and --variance-lr-scale need a model with a variance adaptor "
+                               "(--model-config variance=true, or a resumed run of one)")
     out_dir = Path(training.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if ckpt is not None and state is not None:
