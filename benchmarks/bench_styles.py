@@ -143,8 +143,9 @@ def _f0_track(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     then a 5-frame median filter. Magnitude-only: pYIN marks almost no frame of vocoded speech
     voiced (the vocoders' phase), and the real cepstrum locks onto a periodicity the vocoders add
     at their frame rate (``sample_rate / hop`` = 86.1 Hz), in synthesized speech most of all.
-    Checked on synthesized speech (``tts.fastspeech_joe`` + HiFi-GAN, 4 sentences): a +-3
-    semitone shift by the styles' DSP measured +3.3 / -2.8 semitones."""
+    On copy synthesis of real LJSpeech it reads the DSP styles' shifts within 0.15 semitones; on
+    the joe voice, which speaks near that 86.1 Hz, it is not reliable either (a +-3 semitone DSP
+    shift read +3.3 / -2.8 on 4 sentences, +4.3 / -1.1 on 5 others)."""
     import librosa
     from scipy.ndimage import median_filter
 

@@ -135,16 +135,16 @@ def token_means(values: Tensor, durations: Sequence[int], weights: Tensor | None
     return torch.where(count > 0, total / count.clamp_min(1.0), torch.zeros_like(total))
 
 
-def voiced_frames(mel: Tensor, f0: Tensor) -> Tensor:
+def voiced_frames(f0: Tensor, energy_db: Tensor) -> Tensor:
     """Frames with an F0 that are loud enough to be voice: ``(T,)`` bool.
 
     Args:
-        mel: ``(n_mels, T)`` natural-log mel; f0: ``(T,)`` Hz, 0 = unvoiced.
+        f0: ``(T,)`` Hz, 0 = unvoiced; energy_db: ``(T,)`` frame energy (:func:`frame_energy_db`).
 
     Returns:
-        ``f0 > 0`` and frame energy of at least :data:`VOICED_MIN_DB`.
+        ``f0 > 0`` and ``energy_db`` of at least :data:`VOICED_MIN_DB`.
     """
-    return (f0 > 0) & (frame_energy_db(mel) >= VOICED_MIN_DB)
+    return (f0 > 0) & (energy_db >= VOICED_MIN_DB)
 
 
 def pitch_warp_matrix(semitones: float, settings: MelSettings = MelSettings()) -> Tensor:
@@ -239,13 +239,14 @@ def token_targets(
     """
     if f0.shape[-1] != mel.shape[-1]:
         raise ValueError(f"f0 has {f0.shape[-1]} frames but the mel {mel.shape[-1]}")
-    is_voiced = voiced_frames(mel, f0)
+    frame_db = frame_energy_db(mel)
+    is_voiced = voiced_frames(f0, frame_db)
     voiced = is_voiced.float()
     log_f0 = torch.where(is_voiced, torch.log(f0.clamp_min(1.0)), torch.zeros_like(f0))
     has_voice = token_means(voiced, durations) > 0
     pitch = torch.where(has_voice, (token_means(log_f0, durations, voiced) - pitch_stats[0]) / pitch_stats[1], 0.0)
     has_frames = torch.as_tensor(list(durations)) > 0
-    energy_db = token_means(frame_energy_db(mel), durations)
+    energy_db = token_means(frame_db, durations)
     energy = torch.where(has_frames, (energy_db - energy_stats[0]) / energy_stats[1], 0.0)
     return pitch.float(), energy.float()
 
@@ -267,13 +268,14 @@ def prosody_stats(
     """
     if not items:
         raise ValueError("prosody_stats needs at least one utterance")
-    log_f0 = torch.cat([torch.log(f0[voiced_frames(mel, f0)]) for mel, f0, _ in items])
+    log_f0s, energies = [], []
+    for mel, f0, d in items:
+        frame_db = frame_energy_db(mel)
+        log_f0s.append(torch.log(f0[voiced_frames(f0, frame_db)]))
+        energies.append(token_means(frame_db, d)[torch.as_tensor(list(d)) > 0])
+    log_f0 = torch.cat(log_f0s)
     if log_f0.numel() < 2:
         raise ValueError("no voiced frames in the F0 tracks: check the pitch cache (all zeros?)")
-    energies = []
-    for mel, _, d in items:
-        e = token_means(frame_energy_db(mel), d)
-        energies.append(e[torch.as_tensor(list(d)) > 0])
     energy = torch.cat(energies)
     pitch_stats = (float(log_f0.mean()), max(float(log_f0.std()), 1e-3))
     energy_stats = (float(energy.mean()), max(float(energy.std()), 1e-3))
